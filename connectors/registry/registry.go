@@ -1,0 +1,21 @@
+// Package registry lists the connectors pollwire ships. Adding a connector
+// means adding its folder and one line here.
+package registry
+
+import (
+	"github.com/pollwire/pollwire/connectors"
+	"github.com/pollwire/pollwire/connectors/closeio"
+	"github.com/pollwire/pollwire/connectors/hubspot"
+	"github.com/pollwire/pollwire/connectors/rest"
+	"github.com/pollwire/pollwire/connectors/salesforce"
+)
+
+// Default returns the catalog of built-in connectors.
+func Default() connectors.List {
+	return connectors.List{
+		closeio.Spec,
+		hubspot.Spec,
+		salesforce.Spec,
+		rest.Spec,
+	}
+}

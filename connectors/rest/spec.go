@@ -1,0 +1,153 @@
+// Package rest is the generic REST connector: any JSON API, with the auth,
+// records path and pagination declared in the instance.
+package rest
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pollwire/pollwire/connectors"
+)
+
+// Key is the connector key used in instance.json.
+const Key = "rest"
+
+// Configuration keys of the rest connector.
+const (
+	KeyAuthType    = "authentication.type"
+	KeyUsername    = "username"
+	KeyPassword    = "password"
+	KeyBearerToken = "bearer.token"
+	KeyHeaderName  = "auth.header.name"
+	KeyHeaderValue = "auth.header.value"
+)
+
+// Authentication types.
+const (
+	AuthNone   = "none"
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+	AuthHeader = "header"
+)
+
+// Per-resource fields of the rest connector.
+const (
+	FieldRecordsPath = "recordsPath"
+	FieldPagination  = "pagination"
+)
+
+// Pagination types.
+const (
+	PageNone   = "none"
+	PageOffset = "offset"
+	PagePage   = "page"
+	PageCursor = "cursor"
+	PageNext   = "next"
+)
+
+// Spec is the rest connector's definition.
+var Spec = &connectors.Spec{
+	Key:         Key,
+	Name:        "Generic REST",
+	Description: "Any JSON REST API: poller URLs are sent as written relative to base.url.",
+	Hub:         connectors.Hub,
+	AuthType:    "custom",
+	Config: []connectors.ConfigKey{
+		{Name: KeyAuthType, Kind: connectors.KindEnum, Default: AuthNone, Values: []string{AuthNone, AuthBasic, AuthBearer, AuthHeader}, Description: "How requests authenticate."},
+		{Name: KeyUsername, Kind: connectors.KindString, Description: "Basic auth user name."},
+		{Name: KeyPassword, Kind: connectors.KindSecret, Secret: true, Description: "Basic auth password."},
+		{Name: KeyBearerToken, Kind: connectors.KindSecret, Secret: true, Description: "Bearer token, for authentication.type bearer."},
+		{Name: KeyHeaderName, Kind: connectors.KindString, Description: "Header name, for authentication.type header (e.g. X-API-Key)."},
+		{Name: KeyHeaderValue, Kind: connectors.KindSecret, Secret: true, Description: "Header value, for authentication.type header."},
+	},
+	ResourceFields: []connectors.ConfigKey{
+		{Name: FieldRecordsPath, Kind: connectors.KindString, Description: "gjson path of the records array in a page; empty when the page is the array."},
+		{Name: FieldPagination, Kind: connectors.KindJSON, Description: `{"type": "none|offset|page|cursor|next", ...}: offset uses offsetParam/limitParam/hasMorePath; page uses pageParam/firstPage/hasMorePath; cursor uses cursorParam/cursorPath; next uses nextPath or the Link header.`},
+	},
+	Polling:          true,
+	Validate:         validate,
+	ValidateResource: validateResource,
+}
+
+func validate(cfg map[string]string) []connectors.Problem {
+	var ps []connectors.Problem
+	if cfg[connectors.KeyBaseURL] == "" {
+		ps = append(ps, connectors.Problem{Key: connectors.KeyBaseURL, Message: "required for the rest connector"})
+	}
+	need := func(keys ...string) {
+		for _, k := range keys {
+			if cfg[k] == "" {
+				ps = append(ps, connectors.Problem{Key: k, Message: fmt.Sprintf("required for authentication.type %s", cfg[KeyAuthType])})
+			}
+		}
+	}
+	switch cfg[KeyAuthType] {
+	case AuthBasic:
+		need(KeyUsername)
+	case AuthBearer:
+		need(KeyBearerToken)
+	case AuthHeader:
+		need(KeyHeaderName, KeyHeaderValue)
+	}
+	return ps
+}
+
+// Pagination is a resource's declared paging scheme.
+type Pagination struct {
+	Type        string `json:"type"`
+	OffsetParam string `json:"offsetParam"`
+	LimitParam  string `json:"limitParam"`
+	PageParam   string `json:"pageParam"`
+	FirstPage   *int   `json:"firstPage"`
+	HasMorePath string `json:"hasMorePath"`
+	CursorParam string `json:"cursorParam"`
+	CursorPath  string `json:"cursorPath"`
+	NextPath    string `json:"nextPath"`
+}
+
+// ParsePagination decodes and completes a pagination object; an empty
+// string means no pagination.
+func ParsePagination(raw string) (Pagination, error) {
+	p := Pagination{Type: PageNone}
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &p); err != nil {
+			return p, fmt.Errorf("must be an object: %v", err)
+		}
+	}
+	switch p.Type {
+	case "", PageNone:
+		p.Type = PageNone
+	case PageOffset:
+		p.OffsetParam = or(p.OffsetParam, "offset")
+		p.LimitParam = or(p.LimitParam, "limit")
+	case PagePage:
+		p.PageParam = or(p.PageParam, "page")
+		if p.FirstPage == nil {
+			one := 1
+			p.FirstPage = &one
+		}
+	case PageCursor:
+		if p.CursorPath == "" {
+			return p, fmt.Errorf("cursorPath is required for type cursor")
+		}
+		p.CursorParam = or(p.CursorParam, "cursor")
+	case PageNext:
+	default:
+		return p, fmt.Errorf("type %q is not one of none, offset, page, cursor, next", p.Type)
+	}
+	return p, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func validateResource(_ string, fields map[string]string) []connectors.Problem {
+	if _, err := ParsePagination(fields[FieldPagination]); err != nil {
+		return []connectors.Problem{{Key: FieldPagination, Message: err.Error()}}
+	}
+	return nil
+}
