@@ -35,15 +35,15 @@ const (
 
 // Config is what `pollwire serve` takes from flags and the environment.
 type Config struct {
-	Listen                 string
-	DataDir                string
-	UserSecret             string // POLLWIRE_USER_SECRET; generated when empty
-	OrgSecret              string // POLLWIRE_ORG_SECRET; generated when empty
-	MasterKey              string // POLLWIRE_MASTER_KEY; else the key file
-	AllowPrivateCallbacks  bool   // POLLWIRE_ALLOW_PRIVATE_CALLBACKS
-	Logger                 *slog.Logger
-	Clock                  clock.Clock
-	Catalog                connectors.Catalog
+	Listen                string
+	DataDir               string
+	UserSecret            string // POLLWIRE_USER_SECRET; generated when empty
+	OrgSecret             string // POLLWIRE_ORG_SECRET; generated when empty
+	MasterKey             string // POLLWIRE_MASTER_KEY; else the key file
+	AllowPrivateCallbacks bool   // POLLWIRE_ALLOW_PRIVATE_CALLBACKS
+	Logger                *slog.Logger
+	Clock                 clock.Clock
+	Catalog               connectors.Catalog
 	// Out receives the one-time notice of generated secrets (stdout).
 	Out io.Writer
 }

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+
+	"github.com/pollwire/pollwire/instances"
+)
+
+// Store is pollwire's persistent state. Implementations are safe for
+// concurrent use.
+//
+// The engine depends on this interface only, so the embedded bbolt store and
+// a later shared PostgreSQL store are interchangeable. Methods check ctx
+// before they start work. Instances passed in are not retained and instances
+// returned are the caller's to modify.
+type Store interface {
+	// CreateInstance stores a new instance and sets inst.ID. Ids start at 1,
+	// grow and are never reused, even after a delete. The token must not
+	// belong to another instance, else ErrConflict.
+	CreateInstance(ctx context.Context, inst *instances.Instance) error
+	// UpdateInstance replaces the stored instance with the same ID, or
+	// returns ErrNotFound. A changed token must not belong to another
+	// instance, else ErrConflict.
+	UpdateInstance(ctx context.Context, inst *instances.Instance) error
+	// DeleteInstance removes an instance and its token, or returns
+	// ErrNotFound.
+	DeleteInstance(ctx context.Context, id int64) error
+	// GetInstance returns the instance with its secrets, or ErrNotFound.
+	GetInstance(ctx context.Context, id int64) (*instances.Instance, error)
+	// InstanceByToken returns the instance with its secrets, or ErrNotFound.
+	InstanceByToken(ctx context.Context, token string) (*instances.Instance, error)
+	// ListInstances returns all instances with their secrets, by id.
+	ListInstances(ctx context.Context) ([]*instances.Instance, error)
+	// GetMeta returns a daemon setting stored by PutMeta, or ErrNotFound.
+	GetMeta(ctx context.Context, key string) ([]byte, error)
+	// PutMeta stores a small daemon setting, such as the hash of an admin
+	// secret, replacing any previous value.
+	PutMeta(ctx context.Context, key string, value []byte) error
+	// Close releases the store. Other methods must not be called after it.
+	Close() error
+}
+
+var _ Store = (*Bolt)(nil)
