@@ -132,8 +132,48 @@ func (f *Fake) WaitTimers(n int, deadline time.Duration) bool {
 	}
 }
 
+// WaitArmed blocks until a timer is armed to fire exactly at due, or the
+// deadline (real time) passes; it reports whether it saw one. Tests use it
+// to know that the code under test has planned its next wake-up.
+func (f *Fake) WaitArmed(due time.Time, deadline time.Duration) bool {
+	timeout := time.After(deadline)
+	for {
+		f.mu.Lock()
+		ok := false
+		for _, t := range f.timers {
+			if t.due.Equal(due) {
+				ok = true
+				break
+			}
+		}
+		ch := f.changed
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false
+		}
+	}
+}
+
 func (f *Fake) armLocked(t *fakeTimer, d time.Duration) {
 	t.due = f.now.Add(d)
+	if d <= 0 {
+		// Due already: fire now, as a real timer would.
+		if t.active {
+			f.removeLocked(t)
+		}
+		select {
+		case t.c <- f.now:
+		default:
+		}
+		close(f.changed)
+		f.changed = make(chan struct{})
+		return
+	}
 	if !t.active {
 		t.active = true
 		f.timers = append(f.timers, t)
