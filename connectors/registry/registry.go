@@ -8,6 +8,7 @@ import (
 	"github.com/pollwire/pollwire/connectors/hubspot"
 	"github.com/pollwire/pollwire/connectors/rest"
 	"github.com/pollwire/pollwire/connectors/salesforce"
+	"github.com/pollwire/pollwire/connectors/source"
 )
 
 // Default returns the catalog of built-in connectors.
@@ -17,5 +18,12 @@ func Default() connectors.List {
 		hubspot.Spec,
 		salesforce.Spec,
 		rest.Spec,
+	}
+}
+
+// Sources returns the connectors that can poll, by key.
+func Sources() map[string]source.Source {
+	return map[string]source.Source{
+		rest.Key: rest.New(),
 	}
 }

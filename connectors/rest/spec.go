@@ -62,7 +62,7 @@ var Spec = &connectors.Spec{
 	},
 	ResourceFields: []connectors.ConfigKey{
 		{Name: FieldRecordsPath, Kind: connectors.KindString, Description: "gjson path of the records array in a page; empty when the page is the array."},
-		{Name: FieldPagination, Kind: connectors.KindJSON, Description: `{"type": "none|offset|page|cursor|next", ...}: offset uses offsetParam/limitParam/hasMorePath; page uses pageParam/firstPage/hasMorePath; cursor uses cursorParam/cursorPath; next uses nextPath or the Link header.`},
+		{Name: FieldPagination, Kind: connectors.KindJSON, Description: `{"type": "none|offset|page|cursor|next", ...}: offset uses offsetParam (default offset) and hasMorePath; page uses pageParam (default page), firstPage (default 1) and hasMorePath; cursor uses cursorPath (required), cursorParam (default cursor) and hasMorePath; next uses nextPath (an absolute URL or a path relative to base.url) or else the Link rel="next" header. Every type sends pageSize as limitParam (default limit). Without hasMorePath, offset and page paging go on while pages come back full.`},
 	},
 	Polling:          true,
 	Validate:         validate,
@@ -96,13 +96,20 @@ func validate(cfg map[string]string) []connectors.Problem {
 type Pagination struct {
 	Type        string `json:"type"`
 	OffsetParam string `json:"offsetParam"`
-	LimitParam  string `json:"limitParam"`
-	PageParam   string `json:"pageParam"`
-	FirstPage   *int   `json:"firstPage"`
+	// LimitParam is the query parameter that carries the poller's pageSize,
+	// for every type but none (default "limit"). No limit is sent when the
+	// poller has no pageSize.
+	LimitParam string `json:"limitParam"`
+	PageParam  string `json:"pageParam"`
+	FirstPage  *int   `json:"firstPage"`
+	// HasMorePath is the gjson path of a boolean that says whether another
+	// page follows (offset, page and cursor types).
 	HasMorePath string `json:"hasMorePath"`
 	CursorParam string `json:"cursorParam"`
 	CursorPath  string `json:"cursorPath"`
-	NextPath    string `json:"nextPath"`
+	// NextPath is the gjson path of the next page's URL; empty means the
+	// Link rel="next" header.
+	NextPath string `json:"nextPath"`
 }
 
 // ParsePagination decodes and completes a pagination object; an empty
@@ -117,14 +124,17 @@ func ParsePagination(raw string) (Pagination, error) {
 	switch p.Type {
 	case "", PageNone:
 		p.Type = PageNone
+		return p, nil
 	case PageOffset:
 		p.OffsetParam = or(p.OffsetParam, "offset")
-		p.LimitParam = or(p.LimitParam, "limit")
 	case PagePage:
 		p.PageParam = or(p.PageParam, "page")
 		if p.FirstPage == nil {
 			one := 1
 			p.FirstPage = &one
+		}
+		if *p.FirstPage < 0 {
+			return p, fmt.Errorf("firstPage must not be negative")
 		}
 	case PageCursor:
 		if p.CursorPath == "" {
@@ -135,7 +145,26 @@ func ParsePagination(raw string) (Pagination, error) {
 	default:
 		return p, fmt.Errorf("type %q is not one of none, offset, page, cursor, next", p.Type)
 	}
+	p.LimitParam = or(p.LimitParam, "limit")
+	// The limit is set after the position parameter, so a shared name would
+	// silently replace the position and page the first page forever.
+	if name, v, ok := p.positionParam(); ok && v == p.LimitParam {
+		return p, fmt.Errorf("%s and limitParam must differ", name)
+	}
 	return p, nil
+}
+
+// positionParam names the query parameter that says which page to fetch.
+func (p *Pagination) positionParam() (field, param string, ok bool) {
+	switch p.Type {
+	case PageOffset:
+		return "offsetParam", p.OffsetParam, true
+	case PagePage:
+		return "pageParam", p.PageParam, true
+	case PageCursor:
+		return "cursorParam", p.CursorParam, true
+	}
+	return "", "", false // next URLs carry their own position
 }
 
 func or(s, def string) string {

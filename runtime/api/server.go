@@ -21,6 +21,8 @@ import (
 	"github.com/pollwire/pollwire/connectors"
 	"github.com/pollwire/pollwire/instances"
 	"github.com/pollwire/pollwire/runtime/clock"
+	"github.com/pollwire/pollwire/runtime/delivery"
+	"github.com/pollwire/pollwire/runtime/engine"
 	"github.com/pollwire/pollwire/runtime/store"
 )
 
@@ -44,6 +46,13 @@ type Engine interface {
 	Apply(inst *instances.Instance, s *instances.Settings)
 	// Remove stops all work of a deleted instance.
 	Remove(id int64)
+	// Pollers reports an instance's pollers.
+	Pollers(id int64) []engine.PollerStatus
+	// RunNow polls a resource at once; engine.ErrNoPoller when it has no
+	// active poller.
+	RunNow(id int64, resource string) error
+	// Redeliver hands deliveries reset for retry to the dispatcher.
+	Redeliver(ds []delivery.Delivery)
 }
 
 // Readiness reports whether the daemon is ready to serve; nil means ready.
@@ -111,6 +120,13 @@ func New(cfg Config) *Server {
 		{Pattern: "/instances/{id}/enabled", Methods: map[string]HandlerFunc{"PUT": s.enable(true), "DELETE": s.enable(false)}},
 		{Pattern: "/elements", Methods: map[string]HandlerFunc{"GET": s.listElements}},
 		{Pattern: "/elements/{key}/metadata", Methods: map[string]HandlerFunc{"GET": s.elementMetadata}},
+		{Pattern: "/instances/{id}/pollers", Methods: map[string]HandlerFunc{"GET": s.listPollers}},
+		{Pattern: "/instances/{id}/pollers/{resource}/run", Methods: map[string]HandlerFunc{"POST": s.runPoller}},
+		{Pattern: "/instances/{id}/events", Methods: map[string]HandlerFunc{"GET": s.listEvents}},
+		{Pattern: "/instances/{id}/events/{eventId}", Methods: map[string]HandlerFunc{"GET": s.getEvent}},
+		{Pattern: "/instances/{id}/deliveries", Methods: map[string]HandlerFunc{"GET": s.listDeliveries}},
+		{Pattern: "/instances/{id}/deliveries/retry", Methods: map[string]HandlerFunc{"POST": s.retryDeliveries}},
+		{Pattern: "/instances/{id}/deliveries/{eventId}/retry", Methods: map[string]HandlerFunc{"POST": s.retryDelivery}},
 	}
 	routes = append(routes, cfg.Extra...)
 	for _, rt := range routes {
@@ -175,7 +191,8 @@ func (s *Server) authorize(r *http.Request) (string, error) {
 	parts := parseAuthorization(r.Header.Get("Authorization"))
 	okUser := subtle.ConstantTimeCompare([]byte(parts["User"]), []byte(s.cfg.Credentials.User)) == 1
 	okOrg := subtle.ConstantTimeCompare([]byte(parts["Organization"]), []byte(s.cfg.Credentials.Organization)) == 1
-	if !okUser || !okOrg || s.cfg.Credentials.User == "" {
+	// Unset secrets must not let an empty header part through.
+	if !okUser || !okOrg || s.cfg.Credentials.User == "" || s.cfg.Credentials.Organization == "" {
 		return "", ErrUnauthorized
 	}
 	return parts["Element"], nil

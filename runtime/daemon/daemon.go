@@ -18,10 +18,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pollwire/pollwire/connectors"
 	"github.com/pollwire/pollwire/connectors/registry"
+	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/runtime/api"
 	"github.com/pollwire/pollwire/runtime/clock"
+	"github.com/pollwire/pollwire/runtime/delivery"
+	"github.com/pollwire/pollwire/runtime/engine"
 	"github.com/pollwire/pollwire/runtime/secrets"
 	"github.com/pollwire/pollwire/runtime/store"
 )
@@ -44,6 +51,11 @@ type Config struct {
 	Logger                *slog.Logger
 	Clock                 clock.Clock
 	Catalog               connectors.Catalog
+	// Sources are the connectors that can poll; default registry.Sources().
+	Sources map[string]source.Source
+	// EventRetention is how long delivered events stay in the event log;
+	// default 7 days.
+	EventRetention time.Duration
 	// Out receives the one-time notice of generated secrets (stdout).
 	Out io.Writer
 }
@@ -53,6 +65,9 @@ type Daemon struct {
 	cfg      Config
 	store    *store.Bolt
 	api      *api.Server
+	disp     *delivery.Dispatcher
+	engine   *engine.Engine
+	metrics  *prometheus.Registry
 	srv      *http.Server
 	ln       net.Listener
 	creds    api.Credentials
@@ -61,7 +76,7 @@ type Daemon struct {
 
 // Start opens the store, prepares the admin secrets and starts listening.
 // On error everything opened so far is closed again.
-func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -80,7 +95,12 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
-	d = &Daemon{cfg: cfg, serveErr: make(chan error, 1)}
+	if cfg.Sources == nil {
+		cfg.Sources = registry.Sources()
+	}
+	// d is not the named result: "return nil, err" must not hide it from
+	// the cleanup below.
+	d := &Daemon{cfg: cfg, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			d.closeAll()
@@ -109,13 +129,45 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, err
 	}
 
+	d.metrics = prometheus.NewRegistry()
+	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var eng *engine.Engine
+	d.disp = delivery.New(delivery.Config{
+		Store:      d.store,
+		Keys:       func(id int64) string { return eng.SignatureKey(id) },
+		Clock:      cfg.Clock,
+		Logger:     cfg.Logger.With("component", "delivery"),
+		Client:     delivery.NewClient(cfg.AllowPrivateCallbacks),
+		Registerer: d.metrics,
+	})
+	eng = engine.New(engine.Config{
+		Store:      d.store,
+		Catalog:    cfg.Catalog,
+		Sources:    cfg.Sources,
+		Outbox:     d.disp,
+		Clock:      cfg.Clock,
+		Logger:     cfg.Logger.With("component", "engine"),
+		Retention:  cfg.EventRetention,
+		Registerer: d.metrics,
+	})
+	d.engine = eng
+	// Work that survived a restart resumes before new work arrives.
+	if err := d.disp.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.engine.Start(ctx); err != nil {
+		return nil, err
+	}
+
 	d.api = api.New(api.Config{
 		Store:       d.store,
 		Catalog:     cfg.Catalog,
 		Credentials: d.creds,
+		Engine:      d.engine,
 		Clock:       cfg.Clock,
 		Logger:      cfg.Logger,
 	})
+	d.api.Handle("/metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))
 	d.srv = &http.Server{
 		Handler:           d.api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,6 +194,9 @@ func (d *Daemon) Credentials() api.Credentials { return d.creds }
 
 // Store is the daemon's store (for tests and tools in the same process).
 func (d *Daemon) Store() store.Store { return d.store }
+
+// Engine is the daemon's polling engine.
+func (d *Daemon) Engine() *engine.Engine { return d.engine }
 
 // Wait blocks until ctx ends or the server fails, then shuts down.
 func (d *Daemon) Wait(ctx context.Context) error {
@@ -171,6 +226,16 @@ func (d *Daemon) closeAll() error {
 		}
 		cancel()
 		d.srv = nil
+	}
+	// Polls stop first (their states are flushed), then deliveries in
+	// flight finish or are left pending for the next start.
+	if d.engine != nil {
+		d.engine.Stop()
+		d.engine = nil
+	}
+	if d.disp != nil {
+		d.disp.Stop()
+		d.disp = nil
 	}
 	if d.store != nil {
 		if err := d.store.Close(); err != nil {

@@ -8,6 +8,12 @@
 //	instances          id → instance JSON without its secrets
 //	instance_secrets   id → instance secrets JSON, sealed with aad = id
 //	instance_tokens    token → id
+//	pollers            id + resource → poller state JSON (watermark, seen ids, counters)
+//	deliveries         seq → notification row JSON (outbox and event log)
+//	delivery_bodies    seq → the exact notification body
+//	deliveries_by_instance  id + seq → nil
+//	event_ids          eventId → seq
+//	pending            seq → nil, for every delivery still to attempt
 package store
 
 import (
@@ -35,6 +41,12 @@ var (
 	bucketInstances       = []byte("instances")
 	bucketInstanceSecrets = []byte("instance_secrets")
 	bucketInstanceTokens  = []byte("instance_tokens")
+	bucketPollers         = []byte("pollers")
+	bucketDeliveries      = []byte("deliveries")
+	bucketBodies          = []byte("delivery_bodies")
+	bucketByInstance      = []byte("deliveries_by_instance")
+	bucketEventIDs        = []byte("event_ids")
+	bucketPending         = []byte("pending")
 )
 
 // allBuckets is every top-level bucket of the current schema. Open checks
@@ -45,6 +57,12 @@ var allBuckets = [][]byte{
 	bucketInstances,
 	bucketInstanceSecrets,
 	bucketInstanceTokens,
+	bucketPollers,
+	bucketDeliveries,
+	bucketBodies,
+	bucketByInstance,
+	bucketEventIDs,
+	bucketPending,
 }
 
 var keySchemaVersion = []byte("schema_version")
@@ -57,6 +75,11 @@ var migrations = []func(tx *bolt.Tx) error{
 	// 0 → 1: instances, their sealed secrets and the token index.
 	func(tx *bolt.Tx) error {
 		return createBuckets(tx, bucketInstances, bucketInstanceSecrets, bucketInstanceTokens)
+	},
+	// 1 → 2: the engine's poller states, and the outbox / event log with its
+	// indexes (by instance, by event id, pending).
+	func(tx *bolt.Tx) error {
+		return createBuckets(tx, bucketPollers, bucketDeliveries, bucketBodies, bucketByInstance, bucketEventIDs, bucketPending)
 	},
 }
 

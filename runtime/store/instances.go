@@ -110,6 +110,9 @@ func (b *Bolt) DeleteInstance(ctx context.Context, id int64) error {
 		if err := tx.Bucket(bucketInstanceSecrets).Delete(key); err != nil {
 			return err
 		}
+		if err := deleteInstanceData(tx, id); err != nil {
+			return err
+		}
 		return insts.Delete(key)
 	})
 	if err != nil {

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/pollwire/pollwire/instances"
+	"github.com/pollwire/pollwire/runtime/delivery"
 )
 
 // Store is pollwire's persistent state. Implementations are safe for
@@ -36,6 +38,29 @@ type Store interface {
 	// PutMeta stores a small daemon setting, such as the hash of an admin
 	// secret, replacing any previous value.
 	PutMeta(ctx context.Context, key string, value []byte) error
+
+	// ListPollerStates returns the stored states of an instance's pollers.
+	ListPollerStates(ctx context.Context, id int64) ([]PollerState, error)
+	// SavePollerStates stores poller states of existing instances, through
+	// group commit.
+	SavePollerStates(ctx context.Context, states []PollerState) error
+	// CommitPoll stores a poll's new state and its notifications in one
+	// transaction, setting each entry's Seq; ErrNotFound if the instance is
+	// gone.
+	CommitPoll(ctx context.Context, st PollerState, entries []Entry) error
+	// AppendEntries puts notifications in the outbox without a poller state.
+	AppendEntries(ctx context.Context, instanceID int64, entries []Entry) error
+	// ListEntries returns an instance's notifications, newest first.
+	ListEntries(ctx context.Context, id int64, f EntryFilter, offset, limit int) ([]Entry, error)
+	// EntryByEventID returns one notification with its body.
+	EntryByEventID(ctx context.Context, id int64, eventID string) (*Entry, error)
+	// ResetForRetry makes failed deliveries pending again.
+	ResetForRetry(ctx context.Context, id int64, eventID string, since, now time.Time) ([]delivery.Delivery, error)
+	// PruneEntries drops delivered notifications created before cutoff.
+	PruneEntries(ctx context.Context, cutoff time.Time, max int) (int, error)
+	// The delivery dispatcher's view of the outbox.
+	delivery.Store
+
 	// Close releases the store. Other methods must not be called after it.
 	Close() error
 }
