@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // ${dateTimeZone:…} and date time zones work without the host's zoneinfo
 
 	"github.com/pollwire/pollwire/connectors/registry"
@@ -74,6 +75,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", envOr("POLLWIRE_LISTEN", daemon.DefaultListen), "admin API address (POLLWIRE_LISTEN)")
 	data := fs.String("data", envOr("POLLWIRE_DATA", daemon.DefaultDataDir), "data directory (POLLWIRE_DATA)")
 	allowPrivate := fs.Bool("allow-private-callbacks", envBool("POLLWIRE_ALLOW_PRIVATE_CALLBACKS"), "allow callbacks to loopback/private addresses (POLLWIRE_ALLOW_PRIVATE_CALLBACKS)")
+	retention := fs.Duration("event-retention", envDuration("POLLWIRE_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events stay in the event log (POLLWIRE_EVENT_RETENTION)")
 	logLevel := fs.String("log-level", envOr("POLLWIRE_LOG_LEVEL", "info"), "debug, info, warn or error (POLLWIRE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -92,6 +94,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		OrgSecret:             os.Getenv("POLLWIRE_ORG_SECRET"),
 		MasterKey:             os.Getenv("POLLWIRE_MASTER_KEY"),
 		AllowPrivateCallbacks: *allowPrivate,
+		EventRetention:        *retention,
 		Logger:                logger,
 		Out:                   stdout,
 	})
@@ -105,6 +108,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("pollwire stopped")
 	return 0
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
 
 func envBool(key string) bool {
