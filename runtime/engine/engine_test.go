@@ -453,3 +453,40 @@ func TestVendorFaultsKeepWatermark(t *testing.T) {
 		})
 	}
 }
+
+func TestInstanceChangesTakeEffectAtOnce(t *testing.T) {
+	h := newHarness(t)
+	inst := h.provision("life", "contacts", "deals")
+	keys := func() int { return len(h.eng.sched.Keys(inst.ID)) }
+	if keys() != 2 {
+		t.Fatalf("%d pollers scheduled, want 2", keys())
+	}
+	s, err := inst.Settings(registry.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled := inst.Clone()
+	disabled.Disabled = true
+	h.eng.Apply(disabled, s)
+	if keys() != 0 {
+		t.Fatal("a disabled instance still has scheduled pollers")
+	}
+	if err := h.eng.RunNow(inst.ID, "contacts"); err == nil {
+		t.Fatal("RunNow of a disabled instance's poller succeeded")
+	}
+	h.eng.Apply(inst, s)
+	if keys() != 2 {
+		t.Fatal("re-enabling did not schedule the pollers again")
+	}
+	// Dropping a resource from the configuration stops its poller.
+	one := *s
+	one.Pollers = s.Pollers[:1]
+	h.eng.Apply(inst, &one)
+	if ks := h.eng.sched.Keys(inst.ID); len(ks) != 1 || ks[0].Resource != one.Pollers[0].Resource {
+		t.Fatalf("keys %v after removing a resource", ks)
+	}
+	h.eng.Remove(inst.ID)
+	if keys() != 0 || len(h.eng.Pollers(inst.ID)) != 0 {
+		t.Fatal("a removed instance still has pollers")
+	}
+}
