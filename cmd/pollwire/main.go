@@ -20,11 +20,13 @@ import (
 	"github.com/pollwire/pollwire/connectors/registry"
 	"github.com/pollwire/pollwire/instances"
 	"github.com/pollwire/pollwire/runtime/daemon"
+	"github.com/pollwire/pollwire/runtime/demo"
 )
 
 const usage = `pollwire — connector events: polls SaaS APIs and delivers every change to your callback.
 
 Usage:
+  pollwire demo [--duration 20s] the main job on embedded defaults: vendor simulator + daemon + callback sink
   pollwire serve [flags]       run the daemon (admin API under /elements/api-v2)
   pollwire validate FILE...    check instance.json files offline; exit 1 on error
 
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -115,6 +119,29 @@ func envDuration(key string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 0, "stop after this long (default: until Ctrl-C)")
+	rate := fs.Float64("rate", 5, "vendor changes per second")
+	logLevel := fs.String("log-level", "warn", "daemon log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "pollwire demo:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := demo.Run(ctx, demo.Options{Duration: *duration, Rate: *rate, Out: stdout, Logger: logger}); err != nil {
+		fmt.Fprintln(stderr, "pollwire demo:", err)
+		return 1
+	}
+	return 0
 }
 
 func envBool(key string) bool {
