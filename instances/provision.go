@@ -3,6 +3,7 @@ package instances
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -177,7 +178,9 @@ func (i *Instance) Masked() map[string]any {
 	for k, v := range i.Config {
 		out[k] = v
 	}
-	if pc, ok := i.Config[connectors.KeyPollerConfiguration]; ok {
+	// An empty (or blank) poller configuration is valid when nothing polls,
+	// but it is no JSON value and would break the whole answer.
+	if pc, ok := i.Config[connectors.KeyPollerConfiguration]; ok && json.Valid([]byte(pc)) {
 		out[connectors.KeyPollerConfiguration] = rawJSON(pc)
 	}
 	for k := range i.Secrets {

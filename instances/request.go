@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Request is a decoded instance.json body (POST, PUT or PATCH). Fields the
@@ -28,7 +30,7 @@ type Request struct {
 var ignoredTopLevel = map[string]bool{
 	"description": true, "providerData": true, "cacheTimeToLive": true, "maxCacheSize": true,
 	"cachingEnabled": true, "externalAuthentication": true, "valid": true, "id": true,
-	"token": true, "createdDate": true, "eventsEnabled": true, "provisionInteractions": true,
+	"token": true, "createdDate": true, "updatedDate": true, "eventsEnabled": true, "provisionInteractions": true,
 }
 
 // DecodeRequest parses an instance.json body. It checks the shape of the
@@ -36,6 +38,13 @@ var ignoredTopLevel = map[string]bool{
 // need the connector's definition are checked by Build.
 func DecodeRequest(body []byte) (*Request, error) {
 	var ps problems
+	// encoding/json would quietly turn invalid UTF-8 in strings into U+FFFD
+	// but keep it in objects it only compacts, so a stored value would change
+	// on its way back out; JSON must be UTF-8 (RFC 8259) anyway.
+	if !utf8.Valid(body) {
+		ps.add("", "body must be UTF-8 encoded JSON")
+		return nil, ps.err()
+	}
 	var top map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -43,7 +52,9 @@ func DecodeRequest(body []byte) (*Request, error) {
 		ps.add("", "body must be a JSON object: "+jsonReason(err))
 		return nil, ps.err()
 	}
-	if dec.More() {
+	// dec.More would miss a stray closing '}' or ']' after the object;
+	// only a clean end of input proves there is nothing more.
+	if _, err := dec.Token(); err != io.EOF {
 		ps.add("", "body must hold one JSON object and nothing after it")
 		return nil, ps.err()
 	}

@@ -2,6 +2,7 @@ package instances
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -267,9 +268,14 @@ func ParseSchedule(v string) (Schedule, string) {
 	v = strings.TrimSpace(v)
 	sched := Schedule{Text: v}
 	if expr, ok := strings.CutPrefix(v, "cron:"); ok {
-		cs, err := cronParser.Parse(strings.TrimSpace(expr))
+		cs, err := parseCron(strings.TrimSpace(expr))
 		if err != nil {
 			return sched, fmt.Sprintf("invalid cron expression: %v", err)
+		}
+		// Next searches five years ahead and gives up with the zero time:
+		// a schedule such as February 30th would never poll.
+		if cs.Next(time.Now()).IsZero() {
+			return sched, "cron expression never fires"
 		}
 		sched.Cron = cs
 		return sched, ""
@@ -283,6 +289,18 @@ func ParseSchedule(v string) (Schedule, string) {
 	}
 	sched.Every = d
 	return sched, ""
+}
+
+// parseCron parses a cron expression. robfig/cron panics on some malformed
+// input (a TZ= prefix not followed by a space), and a request body must
+// never crash the admin API.
+func parseCron(expr string) (s cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, errors.New("a TZ= or CRON_TZ= prefix must be followed by a space and the schedule")
+		}
+	}()
+	return cronParser.Parse(expr)
 }
 
 // parseDuration reads a bare number in unit, or a Go duration ("30s", "2m").

@@ -181,7 +181,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	go func() { d.serveErr <- d.srv.Serve(d.ln) }()
+	// The goroutine gets its own copies: Stop may clear d.srv before it runs.
+	srv, ln := d.srv, d.ln
+	go func() { d.serveErr <- srv.Serve(ln) }()
 	cfg.Logger.Info("pollwire serving", "listen", d.ln.Addr().String(), "data", cfg.DataDir)
 	return d, nil
 }
@@ -225,6 +227,9 @@ func (d *Daemon) closeAll() error {
 			errs = append(errs, err)
 		}
 		cancel()
+		// Shutdown closes only listeners Serve has started on; a Stop right
+		// after Start can come first.
+		d.ln.Close()
 		d.srv = nil
 	}
 	// Polls stop first (their states are flushed), then deliveries in
