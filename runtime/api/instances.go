@@ -226,13 +226,15 @@ func (s *Server) enableByToken(on bool) HandlerFunc {
 }
 
 func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, inst *instances.Instance, on bool) error {
+	// Compile first: an instance whose stored configuration no longer
+	// validates must not be half-enabled.
+	settings, err := inst.Settings(s.cfg.Catalog)
+	if err != nil {
+		return err
+	}
 	inst.Disabled = !on
 	inst.UpdatedAt = s.cfg.Clock.Now().UTC()
 	if err := s.cfg.Store.UpdateInstance(r.Context(), inst); err != nil {
-		return err
-	}
-	settings, err := inst.Settings(s.cfg.Catalog)
-	if err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("instance enabled changed", "instance", inst.ID, "enabled", on)
