@@ -115,37 +115,29 @@ func (f *Fake) Timers() int {
 // WaitTimers blocks until at least n timers are armed or the deadline (real
 // time) passes, and reports whether the count was reached.
 func (f *Fake) WaitTimers(n int, deadline time.Duration) bool {
-	timeout := time.After(deadline)
-	for {
-		f.mu.Lock()
-		ok := len(f.timers) >= n
-		ch := f.changed
-		f.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			return false
-		}
-	}
+	return f.waitFor(func() bool { return len(f.timers) >= n }, deadline)
 }
 
 // WaitArmed blocks until a timer is armed to fire exactly at due, or the
 // deadline (real time) passes; it reports whether it saw one. Tests use it
 // to know that the code under test has planned its next wake-up.
 func (f *Fake) WaitArmed(due time.Time, deadline time.Duration) bool {
+	return f.waitFor(func() bool {
+		for _, t := range f.timers {
+			if t.due.Equal(due) {
+				return true
+			}
+		}
+		return false
+	}, deadline)
+}
+
+// waitFor re-checks cond (called with f.mu held) whenever timers change.
+func (f *Fake) waitFor(cond func() bool, deadline time.Duration) bool {
 	timeout := time.After(deadline)
 	for {
 		f.mu.Lock()
-		ok := false
-		for _, t := range f.timers {
-			if t.due.Equal(due) {
-				ok = true
-				break
-			}
-		}
+		ok := cond()
 		ch := f.changed
 		f.mu.Unlock()
 		if ok {

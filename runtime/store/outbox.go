@@ -342,11 +342,7 @@ func (b *Bolt) ResetForRetry(ctx context.Context, id int64, eventID string, sinc
 			}
 			keys = append(keys, clone(key))
 		} else {
-			prefix := itob(uint64(id))
-			c := tx.Bucket(bucketByInstance).Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				keys = append(keys, clone(k[8:]))
-			}
+			keys = instanceSeqs(tx, id)
 		}
 		ds := tx.Bucket(bucketDeliveries)
 		for _, key := range keys {
@@ -445,13 +441,7 @@ func deleteInstanceData(tx *bolt.Tx, id int64) error {
 		return err
 	}
 	ds := tx.Bucket(bucketDeliveries)
-	bi := tx.Bucket(bucketByInstance)
-	var keys [][]byte
-	c := bi.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, clone(k[8:]))
-	}
-	for _, key := range keys {
+	for _, key := range instanceSeqs(tx, id) {
 		v := ds.Get(key)
 		if v == nil {
 			continue
@@ -468,3 +458,15 @@ func deleteInstanceData(tx *bolt.Tx, id int64) error {
 }
 
 var _ delivery.Store = (*Bolt)(nil)
+
+// instanceSeqs returns the outbox keys of an instance's notifications, in
+// sequence order, copied out of the transaction's pages.
+func instanceSeqs(tx *bolt.Tx, id int64) [][]byte {
+	prefix := itob(uint64(id))
+	var keys [][]byte
+	c := tx.Bucket(bucketByInstance).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, clone(k[8:]))
+	}
+	return keys
+}
