@@ -70,6 +70,11 @@ type Spec struct {
 	Validate func(cfg map[string]string) []Problem `json:"-"`
 	// ValidateResource checks the connector's own per-resource fields. Optional.
 	ValidateResource func(resource string, fields map[string]string) []Problem `json:"-"`
+	// ValidateQuery checks that the CEQL `where` of a /hubs/crm/{resource}
+	// poller URL (placeholders expanded with a sample time) translates into
+	// the vendor's query; its error names the clause it cannot translate.
+	// Optional.
+	ValidateQuery func(resource, where string) error `json:"-"`
 }
 
 // Key returns the ConfigKey named name, from the connector's own keys or the

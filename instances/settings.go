@@ -515,6 +515,22 @@ func compileURL(spec *connectors.Spec, p *Poller, u, path string, ps *problems) 
 		ps.add(path, fmt.Sprintf("the %s connector has no hub resource %q; it has %s", spec.Key, res, strings.Join(spec.Resources, ", ")))
 	default:
 		p.HubResource = res
+		if spec.ValidateQuery != nil {
+			// A sample expansion: the query must translate whatever the time.
+			exp := tmpl.Expand(time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC), time.UTC)
+			where := ""
+			if _, q, ok := strings.Cut(exp, "?"); ok {
+				if vals, err := url.ParseQuery(q); err == nil {
+					where = vals.Get("where")
+				} else {
+					ps.add(path, "the query string does not parse: "+err.Error())
+					return
+				}
+			}
+			if err := spec.ValidateQuery(res, where); err != nil {
+				ps.add(path, err.Error())
+			}
+		}
 	}
 }
 
