@@ -139,7 +139,32 @@ func Open(path string, sealer *secrets.Sealer, opts ...Option) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if err := db.Update(func(tx *bolt.Tx) error { return checkKey(tx, sealer) }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	return &Bolt{db: db, sealer: sealer, path: path}, nil
+}
+
+var (
+	keyCheck      = []byte("key_check")
+	keyCheckValue = []byte("pollwire master key check")
+)
+
+// checkKey refuses a master key other than the one the file was first
+// opened with: a sealed check value written at the first open must open
+// again. Without it a wrong POLLWIRE_MASTER_KEY would start a daemon that
+// fails at every poll instead of at once.
+func checkKey(tx *bolt.Tx, sealer *secrets.Sealer) error {
+	meta := tx.Bucket(bucketMeta)
+	sealed := meta.Get(keyCheck)
+	if sealed == nil {
+		return meta.Put(keyCheck, sealer.Seal(keyCheckValue, keyCheck))
+	}
+	if _, err := sealer.Open(sealed, keyCheck); err != nil {
+		return fmt.Errorf("the master key is not the one this data directory was created with (check POLLWIRE_MASTER_KEY or master.key): %w", ErrWrongKey)
+	}
+	return nil
 }
 
 // Close releases the file and its lock.

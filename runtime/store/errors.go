@@ -16,6 +16,10 @@ var (
 	// directory.
 	ErrLocked = errors.New("store is locked by another process")
 
+	// ErrWrongKey is returned by Open when the master key cannot open what
+	// the same file was sealed with before.
+	ErrWrongKey = errors.New("wrong master key")
+
 	// ErrSchemaTooNew is returned by Open when the file was written by a
 	// newer pollwire whose schema this binary does not know.
 	ErrSchemaTooNew = errors.New("store schema is newer than this pollwire")

@@ -13,6 +13,7 @@ import (
 // a daemon setting cannot overwrite the schema version.
 var reservedMeta = map[string]bool{
 	string(keySchemaVersion): true,
+	string(keyCheck):         true,
 }
 
 // GetMeta implements Store. An empty value stored by PutMeta comes back as

@@ -370,6 +370,16 @@ func TestWrongKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A wrong key is refused at open, before anything runs on it.
+	if _, err := Open(path, testSealer(t, 2)); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("Open with the wrong key: %v, want ErrWrongKey", err)
+	}
+	// Should the check value be lost, reads still refuse to return secrets.
+	st = openTestStore(t, path, testSealer(t, 1))
+	if err := st.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyCheck) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	st = openTestStore(t, path, testSealer(t, 2))
 	if _, err := st.GetInstance(ctx, inst.ID); !errors.Is(err, secrets.ErrDecrypt) {
 		t.Errorf("GetInstance with wrong key: %v, want ErrDecrypt", err)
