@@ -333,7 +333,11 @@ type dueHeap []*entry
 func (h dueHeap) Len() int { return len(h) }
 func (h dueHeap) Less(i, j int) bool {
 	if h[i].next.Equal(h[j].next) {
-		return h[i].key.String() < h[j].key.String()
+		a, b := h[i].key, h[j].key
+		if a.Instance != b.Instance {
+			return a.Instance < b.Instance
+		}
+		return a.Resource < b.Resource
 	}
 	return h[i].next.Before(h[j].next)
 }
