@@ -27,6 +27,7 @@ const usage = `pollwire — connector events: polls SaaS APIs and delivers every
 
 Usage:
   pollwire demo [--duration 20s] the main job on embedded defaults: vendor simulator + daemon + callback sink
+  pollwire sim CONNECTOR [--listen ADDR]  run a connector's vendor simulator on its own (rest)
   pollwire serve [flags]       run the daemon (admin API under /elements/api-v2)
   pollwire validate FILE...    check instance.json files offline; exit 1 on error
 
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "sim":
+		return runSim(args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pollwire/pollwire/connectors/rest"
+)
+
+// simulators are the vendor simulators `pollwire sim` can run, by connector key.
+var simulators = map[string]func() (http.Handler, string){
+	"rest": func() (http.Handler, string) {
+		return rest.NewSimulator(rest.SimOptions{}), "GET /{plain|offset|page|cursor|next|link}/{resource}?updated_since=…; POST /{resource}; DELETE /{resource}/{id}"
+	},
+}
+
+func runSim(args []string, stdout, stderr io.Writer) int {
+	var names []string
+	for k := range simulators {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "usage: pollwire sim CONNECTOR [--listen ADDR]; connectors: %s\n", strings.Join(names, ", "))
+		return 2
+	}
+	mk, ok := simulators[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "pollwire sim: no simulator for %q; there are: %s\n", args[0], strings.Join(names, ", "))
+		return 2
+	}
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8081", "address to serve the simulator on")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	h, routes := mk()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "pollwire sim:", err)
+		return 1
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "%s simulator on http://%s\n  %s\n", args[0], ln.Addr(), routes)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(stderr, "pollwire sim:", err)
+		return 1
+	}
+	return 0
+}
