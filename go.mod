@@ -3,11 +3,13 @@ module github.com/pollwire/pollwire
 go 1.26.8
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/tidwall/gjson v1.20.1
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/oauth2 v0.37.0
 )
 
 require (

@@ -5,6 +5,8 @@
 package pollwire
 
 import (
+	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/tidwall/gjson"
+	_ "golang.org/x/oauth2"
 )

@@ -29,6 +29,25 @@ type Request struct {
 	// Client makes the vendor calls (timeouts, transport and limits are the
 	// engine's).
 	Client *http.Client
+	// SaveSecrets stores credentials the vendor rotated (e.g. an OAuth
+	// refresh token) as the instance's secrets, encrypted, merging them into
+	// the stored ones. Nil when the caller cannot store (then keep them in
+	// memory only).
+	SaveSecrets func(ctx context.Context, secrets map[string]string) error
+}
+
+// PausedError is returned when the vendor's quota for the instance is spent
+// until a known time (HubSpot's daily limit, Salesforce's
+// REQUEST_LIMIT_EXCEEDED). The engine stops polling the instance until
+// Until, shows Reason in its pollers' status and does not count failures:
+// no error storm, and the watermark waits, so no change is lost.
+type PausedError struct {
+	Until  time.Time
+	Reason string
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("paused until %s: %s", e.Until.UTC().Format(time.RFC3339), e.Reason)
 }
 
 // Record is one vendor record of a poll.

@@ -67,15 +67,25 @@ type Engine struct {
 
 	mu        sync.RWMutex
 	instances map[int64]*instanceRT
+	pauses    map[int64]pause
 	pollers   map[scheduler.Key]*pollerRT
 
 	cancel  context.CancelFunc
 	stopped chan struct{}
 }
 
+// instanceRT is immutable once published in Engine.instances: a change
+// replaces it, so polls in flight keep a consistent view.
 type instanceRT struct {
 	inst     *instances.Instance
 	settings *instances.Settings
+}
+
+// pause holds every poller of an instance back while the vendor's quota is
+// spent.
+type pause struct {
+	until  time.Time
+	reason string
 }
 
 type pollerRT struct {
@@ -108,7 +118,7 @@ func New(cfg Config) *Engine {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	e := &Engine{cfg: cfg, instances: map[int64]*instanceRT{}, pollers: map[scheduler.Key]*pollerRT{}}
+	e := &Engine{cfg: cfg, instances: map[int64]*instanceRT{}, pauses: map[int64]pause{}, pollers: map[scheduler.Key]*pollerRT{}}
 	e.metrics = newMetrics(e, cfg.Registerer)
 	e.sched = scheduler.New(scheduler.Config{
 		Clock:         cfg.Clock,
@@ -325,6 +335,7 @@ func (e *Engine) Remove(id int64) {
 	e.sched.RemoveInstance(id)
 	e.mu.Lock()
 	delete(e.instances, id)
+	delete(e.pauses, id)
 	for k := range e.pollers {
 		if k.Instance == id {
 			delete(e.pollers, k)
@@ -359,10 +370,14 @@ type PollerStatus struct {
 	Running     bool      `json:"running"`
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt"`
-	Polls       int64     `json:"polls"`
-	Failures    int64     `json:"failures"`
-	Events      int64     `json:"events"`
-	Skips       int64     `json:"skips"`
+	// PausedUntil is set while the vendor's quota for the instance is
+	// spent; polling resumes by itself then.
+	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
+	PauseReason string     `json:"pauseReason,omitempty"`
+	Polls       int64      `json:"polls"`
+	Failures    int64      `json:"failures"`
+	Events      int64      `json:"events"`
+	Skips       int64      `json:"skips"`
 }
 
 // Pollers reports an instance's pollers, by resource.
@@ -374,6 +389,10 @@ func (e *Engine) Pollers(id int64) []PollerStatus {
 		for _, p := range rt.settings.Pollers {
 			key := scheduler.Key{Instance: id, Resource: p.Resource}
 			ps := PollerStatus{Resource: p.Resource, Schedule: rt.settings.Schedule.Text}
+			if pz, ok := e.pauses[id]; ok && pz.until.After(e.cfg.Clock.Now()) {
+				until := pz.until
+				ps.PausedUntil, ps.PauseReason = &until, pz.reason
+			}
 			if prt, ok := e.pollers[key]; ok {
 				prt.mu.Lock()
 				st := prt.state

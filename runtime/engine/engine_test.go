@@ -17,6 +17,7 @@ import (
 
 	"github.com/pollwire/pollwire/connectors/registry"
 	"github.com/pollwire/pollwire/connectors/rest"
+	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 	"github.com/pollwire/pollwire/runtime/clock"
 	"github.com/pollwire/pollwire/runtime/delivery"
@@ -488,5 +489,80 @@ func TestInstanceChangesTakeEffectAtOnce(t *testing.T) {
 	h.eng.Remove(inst.ID)
 	if keys() != 0 || len(h.eng.Pollers(inst.ID)) != 0 {
 		t.Fatal("a removed instance still has pollers")
+	}
+}
+
+// pausingSource answers the first poll with a spent quota, then delegates.
+type pausingSource struct {
+	next  source.Source
+	until time.Time
+	calls int
+}
+
+func (p *pausingSource) Poll(ctx context.Context, req *source.Request, emit func(source.Record) error) error {
+	p.calls++
+	if p.calls == 1 {
+		return &source.PausedError{Until: p.until, Reason: "daily limit spent"}
+	}
+	return p.next.Poll(ctx, req, emit)
+}
+
+func TestSpentQuotaPausesUntilReset(t *testing.T) {
+	h := newHarness(t)
+	ps := &pausingSource{next: rest.New(), until: t0.Add(3 * time.Hour)}
+	h.eng.cfg.Sources = map[string]source.Source{"rest": ps}
+	inst := h.provision("quota", "contacts")
+	h.clk.Advance(time.Minute)
+	h.sim.Put("contacts", map[string]any{"id": "waiting"})
+	h.clk.Advance(time.Minute)
+	w0 := h.status(inst, "contacts").Watermark
+	h.poll(inst, "contacts")
+	st := h.status(inst, "contacts")
+	if st.PausedUntil == nil || !st.PausedUntil.Equal(ps.until) || !strings.Contains(st.LastError, "daily limit") || st.Failures != 0 || !st.Watermark.Equal(w0) {
+		t.Fatalf("status after a spent quota: %+v", st)
+	}
+	// While paused, polls do not call the vendor.
+	h.clk.Advance(time.Hour)
+	h.poll(inst, "contacts")
+	if ps.calls != 1 {
+		t.Fatalf("vendor called %d times while paused", ps.calls)
+	}
+	// After the reset it polls by itself and delivers what waited.
+	h.clk.Set(ps.until.Add(time.Second))
+	h.poll(inst, "contacts")
+	got := h.sink.waitEvents(t, 1)
+	if c := byChange(got); len(c) != 1 {
+		t.Fatalf("after the reset delivered %v", c)
+	}
+	if st := h.status(inst, "contacts"); st.PausedUntil != nil || st.LastError != "" {
+		t.Fatalf("status after the reset: %+v", st)
+	}
+}
+
+// rotatingSource rotates a secret through SaveSecrets.
+type rotatingSource struct{ next source.Source }
+
+func (r rotatingSource) Poll(ctx context.Context, req *source.Request, emit func(source.Record) error) error {
+	if err := req.SaveSecrets(ctx, map[string]string{"bearer.token": "rotated"}); err != nil {
+		return err
+	}
+	return r.next.Poll(ctx, req, emit)
+}
+
+func TestSaveSecretsPersistsRotatedCredentials(t *testing.T) {
+	h := newHarness(t)
+	h.eng.cfg.Sources = map[string]source.Source{"rest": rotatingSource{rest.New()}}
+	inst := h.provision("rot", "contacts")
+	h.clk.Advance(time.Minute)
+	h.poll(inst, "contacts")
+	stored, err := h.st.GetInstance(context.Background(), inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Secrets["bearer.token"] != "rotated" || stored.Secrets["event.notification.signature.key"] != "s3cret-rot" {
+		t.Fatalf("stored secrets %v", stored.Secrets)
+	}
+	if h.eng.SignatureKey(inst.ID) != "s3cret-rot" {
+		t.Fatal("the running instance lost its other secrets")
 	}
 }

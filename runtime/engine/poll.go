@@ -55,14 +55,34 @@ func (e *Engine) runPoll(ctx context.Context, key scheduler.Key, due time.Time) 
 		return
 	}
 	start := e.cfg.Clock.Now()
+	e.mu.RLock()
+	paused := e.pauses[key.Instance].until.After(start)
+	e.mu.RUnlock()
+	if paused {
+		// The vendor's quota is spent: no call until it resets.
+		e.metrics.polls.WithLabelValues("paused").Inc()
+		return
+	}
 	prt.mu.Lock()
 	st := cloneState(prt.state)
 	prt.mu.Unlock()
 
 	entries, n, err := e.poll(ctx, rt, p, &st, start)
 	outcome := "success"
+	var pe *source.PausedError
 	switch {
 	case err == nil:
+	case errors.As(err, &pe):
+		e.mu.Lock()
+		e.pauses[key.Instance] = pause{until: pe.Until, reason: pe.Reason}
+		e.mu.Unlock()
+		e.metrics.polls.WithLabelValues("paused").Inc()
+		prt.mu.Lock()
+		prt.state.LastRun, prt.state.LastError, prt.state.LastErrorAt = start, err.Error(), start
+		prt.dirty = true
+		prt.mu.Unlock()
+		e.cfg.Logger.Warn("vendor quota spent; instance paused", "instance", key.Instance, "until", pe.Until, "reason", pe.Reason)
+		return
 	case ctx.Err() != nil:
 		// Shutting down or the instance went away: not the vendor's fault,
 		// and the old watermark stays.
@@ -120,6 +140,7 @@ func (e *Engine) poll(ctx context.Context, rt *instanceRT, p *instances.Poller, 
 	err := src.Poll(pctx, &source.Request{
 		Instance: rt.inst, Settings: rt.settings, Poller: p,
 		Since: since, Now: now, ServerLocation: e.cfg.ServerLocation, Client: e.cfg.VendorClient,
+		SaveSecrets: func(ctx context.Context, m map[string]string) error { return e.saveSecrets(ctx, rt.inst.ID, m) },
 	}, func(r source.Record) error {
 		records = append(records, r)
 		return nil
@@ -350,4 +371,22 @@ func BuildEntries(inst *instances.Instance, s *instances.Settings, resource stri
 		})
 	}
 	return out, nil
+}
+
+// saveSecrets stores rotated credentials and makes the running instance use
+// them.
+func (e *Engine) saveSecrets(ctx context.Context, id int64, m map[string]string) error {
+	if err := e.cfg.Store.MergeSecrets(ctx, id, m); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if rt, ok := e.instances[id]; ok {
+		inst := rt.inst.Clone()
+		for k, v := range m {
+			inst.Secrets[k] = v
+		}
+		e.instances[id] = &instanceRT{inst: inst, settings: rt.settings}
+	}
+	return nil
 }

@@ -299,3 +299,30 @@ func deleteToken(tokens *bolt.Bucket, token string, key []byte) error {
 	}
 	return nil
 }
+
+// MergeSecrets implements Store: it decrypts, merges and re-seals an
+// instance's secrets inside one transaction, so a concurrent admin update
+// cannot be overwritten with stale values.
+func (b *Bolt) MergeSecrets(ctx context.Context, id int64, secrets map[string]string) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		row, ok := readInstanceRow(tx, itob(uint64(id)))
+		if !ok {
+			return ErrNotFound
+		}
+		inst, err := b.decodeInstance(row)
+		if err != nil {
+			return err
+		}
+		if inst.Secrets == nil {
+			inst.Secrets = map[string]string{}
+		}
+		for k, v := range secrets {
+			inst.Secrets[k] = v
+		}
+		return b.putInstance(tx, id, inst)
+	})
+	if err != nil {
+		return fmt.Errorf("store: merge secrets of instance %d: %w", id, err)
+	}
+	return nil
+}

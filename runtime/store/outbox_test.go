@@ -157,3 +157,23 @@ func TestAttemptsFailureRetryAndRetention(t *testing.T) {
 		t.Fatalf("other instance's pending entry was pruned: %+v", o)
 	}
 }
+
+func TestMergeSecrets(t *testing.T) {
+	st, _ := newTestStore(t)
+	ctx := context.Background()
+	inst := newInstance("a", "tok-a")
+	mustCreate(t, st, inst)
+	if err := st.MergeSecrets(ctx, inst.ID, map[string]string{"oauth.refresh.token": "rotated-1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetInstance(ctx, inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Secrets["oauth.refresh.token"] != "rotated-1" || got.Secrets["username"] != testSecret {
+		t.Fatalf("secrets after merge: %v", got.Secrets)
+	}
+	if err := st.MergeSecrets(ctx, 999, map[string]string{"x": "y"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("merge into a missing instance: %v", err)
+	}
+}

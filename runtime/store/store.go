@@ -33,6 +33,9 @@ type Store interface {
 	InstanceByToken(ctx context.Context, token string) (*instances.Instance, error)
 	// ListInstances returns all instances with their secrets, by id.
 	ListInstances(ctx context.Context) ([]*instances.Instance, error)
+	// MergeSecrets sets some secrets of an instance (rotated credentials)
+	// in one transaction, keeping the others; ErrNotFound when it is gone.
+	MergeSecrets(ctx context.Context, id int64, secrets map[string]string) error
 	// GetMeta returns a daemon setting stored by PutMeta, or ErrNotFound.
 	GetMeta(ctx context.Context, key string) ([]byte, error)
 	// PutMeta stores a small daemon setting, such as the hash of an admin
