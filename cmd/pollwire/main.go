@@ -129,6 +129,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (default: until Ctrl-C)")
 	rate := fs.Float64("rate", 5, "vendor changes per second")
+	connector := fs.String("connector", demo.DefaultConnector, "which vendor simulator to poll: "+strings.Join(demo.Connectors(), ", "))
 	logLevel := fs.String("log-level", "warn", "daemon log level")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -140,7 +141,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo.Run(ctx, demo.Options{Duration: *duration, Rate: *rate, Out: stdout, Logger: logger}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Duration: *duration, Rate: *rate, Connector: *connector, Out: stdout, Logger: logger}); err != nil {
 		fmt.Fprintln(stderr, "pollwire demo:", err)
 		return 1
 	}

@@ -19,10 +19,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/rest"
 	"github.com/pollwire/pollwire/runtime/daemon"
 )
 
@@ -31,12 +31,41 @@ type Options struct {
 	// Duration ends the demo; zero runs until ctx ends (Ctrl-C).
 	Duration time.Duration
 	// Rate is vendor changes per second. Default 5.
-	Rate   float64
-	Out    io.Writer
-	Logger *slog.Logger
+	Rate float64
+	// Connector picks the vendor simulator; default DefaultConnector.
+	Connector string
+	Out       io.Writer
+	Logger    *slog.Logger
 }
 
-var resources = []string{"contacts", "opportunities"}
+// scenario is one connector's part of the demo: its simulator, the
+// instance.json that polls it, and the stream of changes it makes.
+type scenario struct {
+	handler   http.Handler
+	resources []string
+	// instance returns the instance.json for the vendor at vendorURL.
+	instance func(vendorURL, callbackURL, sigKey string) map[string]any
+	// change makes the n-th vendor change.
+	change func(n int)
+}
+
+// scenarios by connector key.
+var scenarios = map[string]func() *scenario{
+	"rest": restScenario,
+}
+
+// DefaultConnector is the connector the demo shows when none is named.
+const DefaultConnector = "rest"
+
+// Connectors lists the connectors the demo can run.
+func Connectors() []string {
+	var out []string
+	for k := range scenarios {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Run runs the demo until ctx ends or the duration passes.
 func Run(ctx context.Context, o Options) error {
@@ -57,8 +86,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(dir)
 
-	sim := rest.NewSimulator(rest.SimOptions{})
-	vendor, err := serve(sim)
+	if o.Connector == "" {
+		o.Connector = DefaultConnector
+	}
+	mk, ok := scenarios[o.Connector]
+	if !ok {
+		return fmt.Errorf("no demo for connector %q; there are %v", o.Connector, Connectors())
+	}
+	sc := mk()
+	vendor, err := serve(sc.handler)
 	if err != nil {
 		return err
 	}
@@ -81,15 +117,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer d.Stop()
 
-	id, err := provision(ctx, d.Addr(), secret, "http://"+vendor.Addr, "http://"+callback.Addr+"/hooks/crm", sigKey)
+	id, err := provision(ctx, d.Addr(), secret, sc.instance("http://"+vendor.Addr, "http://"+callback.Addr+"/hooks/crm", sigKey))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "pollwire demo: vendor simulator on %s, daemon on %s (instance %d), callback sink on %s\n",
-		vendor.Addr, d.Addr(), id, callback.Addr)
-	fmt.Fprintf(o.Out, "polling %v every 2s; the vendor makes %.0f changes/s; each delivered event prints below (Ctrl-C ends)\n\n", resources, o.Rate)
+	fmt.Fprintf(o.Out, "pollwire demo: %s simulator on %s, daemon on %s (instance %d), callback sink on %s\n",
+		o.Connector, vendor.Addr, d.Addr(), id, callback.Addr)
+	fmt.Fprintf(o.Out, "polling %v every 2s; the vendor makes %.0f changes/s; each delivered event prints below (Ctrl-C ends)\n\n", sc.resources, o.Rate)
 
-	go drive(ctx, sim, o.Rate)
+	go drive(ctx, sc, o.Rate)
 	summary := time.NewTicker(5 * time.Second)
 	defer summary.Stop()
 	for {
@@ -118,30 +154,11 @@ func serve(h http.Handler) (*server, error) {
 	return s, nil
 }
 
-func provision(ctx context.Context, addr, secret, vendorURL, callbackURL, sigKey string) (int64, error) {
-	pc := map[string]any{}
-	for _, res := range resources {
-		pc[res] = map[string]any{
-			"url":         "/offset/" + res + "?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}",
-			"recordsPath": "data",
-			"pageSize":    50,
-			"pagination":  map[string]any{"type": "offset", "hasMorePath": "has_more"},
-			"datesConfiguration": map[string]any{
-				"updatedDateField": "updated_at", "updatedDateFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSX",
-				"createdDateField": "created_at", "createdDateFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSX",
-			},
-		}
+func provision(ctx context.Context, addr, secret string, instance map[string]any) (int64, error) {
+	body, err := json.Marshal(instance)
+	if err != nil {
+		return 0, err
 	}
-	body, _ := json.Marshal(map[string]any{
-		"connector": map[string]any{"key": "rest"}, "name": "demo", "tags": []string{"demo"},
-		"configuration": map[string]any{
-			"base.url": vendorURL, "event.notification.enabled": "true",
-			"event.notification.callback.url":  callbackURL,
-			"event.notification.signature.key": sigKey,
-			"event.poller.refresh_interval":    "2s",
-			"event.poller.configuration":       pc,
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/elements/api-v2/instances", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -165,27 +182,17 @@ func provision(ctx context.Context, addr, secret, vendorURL, callbackURL, sigKey
 	return out.ID, nil
 }
 
-// drive makes a stream of creates and updates at the vendor.
-func drive(ctx context.Context, sim *rest.Simulator, rate float64) {
+// drive makes the scenario's stream of changes at the vendor.
+func drive(ctx context.Context, sc *scenario, rate float64) {
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
-	var ids [2][]string
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		r := n % len(resources)
-		fields := map[string]any{"name": fmt.Sprintf("%s %d", resources[r], n), "amount": n * 10}
-		if len(ids[r]) > 3 && randN(3) == 0 {
-			fields["id"] = ids[r][randN(len(ids[r]))] // an update
-		}
-		rec := sim.Put(resources[r], fields)
-		id := fmt.Sprint(rec["id"])
-		if _, upd := fields["id"]; !upd {
-			ids[r] = append(ids[r], id)
-		}
+		sc.change(n)
 	}
 }
 
@@ -256,8 +263,8 @@ func (s *sink) summary(final bool) {
 	if final {
 		label = "in all"
 	}
-	fmt.Fprintf(s.out, "-- %s after %s: %d events (%d CREATED, %d UPDATED) in %d notifications, %d bad signatures\n",
-		label, time.Since(s.start).Round(time.Second), total, s.counts["CREATED"], s.counts["UPDATED"], s.notifications, s.badSignatures)
+	fmt.Fprintf(s.out, "-- %s after %s: %d events (%d CREATED, %d UPDATED, %d DELETED) in %d notifications, %d bad signatures\n",
+		label, time.Since(s.start).Round(time.Second), total, s.counts["CREATED"], s.counts["UPDATED"], s.counts["DELETED"], s.notifications, s.badSignatures)
 }
 
 func randomString() string {
