@@ -50,6 +50,8 @@ func TestDecide(t *testing.T) {
 		{"beyond the tolerance stays UPDATED", func(p *instances.Poller) { p.CreatedCheckTolerance = 2 * time.Second }, nil, rec("a", prevW.Add(-20*time.Second), prevW.Add(-23*time.Second)), Updated},
 		{"pollDelay moves the created cut-off", func(p *instances.Poller) { p.PollDelay = 30 * time.Second }, nil, rec("a", prevW.Add(-10*time.Second), prevW.Add(-20*time.Second)), Created},
 		{"a deletion", nil, nil, source.Record{Deleted: true, ID: "a", DeletedAt: prevW.Add(time.Second), Raw: []byte(`{"id":"a"}`)}, Deleted},
+		{"a deletion in the instant of the last update", nil, map[string]int64{"a": prevW.Add(time.Second).UnixNano()}, source.Record{Deleted: true, ID: "a", DeletedAt: prevW.Add(time.Second), Raw: []byte(`{"id":"a"}`)}, Deleted},
+		{"a deletion already reported", nil, map[string]int64{deletedKey("a"): prevW.Add(time.Second).UnixNano()}, source.Record{Deleted: true, ID: "a", DeletedAt: prevW.Add(time.Second), Raw: []byte(`{"id":"a"}`)}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +70,9 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("got %+v, want no change", got)
 			case tc.want != "" && (len(got) != 1 || got[0].typ != tc.want):
 				t.Fatalf("got %+v, want one %s", got, tc.want)
-			case tc.want != "" && st.Seen[got[0].id] != got[0].date.UnixNano():
+			case tc.want == Deleted && st.Seen[deletedKey(got[0].id)] != got[0].date.UnixNano():
+				t.Fatal("the deletion was not remembered as seen")
+			case tc.want != "" && tc.want != Deleted && st.Seen[got[0].id] != got[0].date.UnixNano():
 				t.Fatal("the change was not remembered as seen")
 			}
 		})

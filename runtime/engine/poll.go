@@ -198,7 +198,11 @@ func decide(p *instances.Poller, st *store.PollerState, records []source.Record,
 			continue
 		}
 		if !c.date.IsZero() {
-			st.Seen[c.id] = c.date.UnixNano()
+			k := c.id
+			if c.typ == Deleted {
+				k = deletedKey(c.id)
+			}
+			st.Seen[k] = c.date.UnixNano()
 		}
 		out = append(out, c)
 	}
@@ -211,7 +215,7 @@ func classify(p *instances.Poller, seen map[string]int64, r source.Record, i int
 		if c.id == "" {
 			return c, false, fmt.Errorf("%w: deletion %d has no object id", ErrRecord, i)
 		}
-		if prev, ok := seen[c.id]; ok && prev >= c.date.UnixNano() {
+		if prev, ok := seen[deletedKey(c.id)]; ok && prev >= c.date.UnixNano() {
 			return c, false, nil
 		}
 		return c, true, nil
@@ -259,6 +263,11 @@ func classify(p *instances.Poller, seen map[string]int64, r source.Record, i int
 }
 
 var errNoValue = errors.New("missing")
+
+// deletedKey is where a deletion is remembered among the seen ids: apart
+// from the record's updates, so a deletion stamped in the same instant as
+// the last update is still reported.
+func deletedKey(id string) string { return id + "\x00deleted" }
 
 func readDate(raw []byte, f instances.DateField) (time.Time, error) {
 	v := gjson.GetBytes(raw, f.Field)
