@@ -15,11 +15,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/hubspot"
 	"github.com/pollwire/pollwire/connectors/rest"
 )
 
 // simulators are the vendor simulators `pollwire sim` can run, by connector key.
 var simulators = map[string]func() (http.Handler, string){
+	"hubspot": func() (http.Handler, string) {
+		return hubspot.NewSimulator(hubspot.SimOptions{PrivateAppToken: "sim-token"}),
+			"Bearer sim-token; POST /crm/v3/objects/{contacts|companies|deals|calls}[/search]; PATCH/DELETE /crm/v3/objects/{type}/{id}; GET /crm/v3/objects/{type}?archived=true"
+	},
 	"rest": func() (http.Handler, string) {
 		return rest.NewSimulator(rest.SimOptions{}), "GET /{plain|offset|page|cursor|next|link}/{resource}?updated_since=…; POST /{resource}; DELETE /{resource}/{id}"
 	},

@@ -24,6 +24,7 @@ func Default() connectors.List {
 // Sources returns the connectors that can poll, by key.
 func Sources() map[string]source.Source {
 	return map[string]source.Source{
-		rest.Key: rest.New(),
+		rest.Key:    rest.New(),
+		hubspot.Key: hubspot.New(),
 	}
 }

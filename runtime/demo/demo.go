@@ -51,7 +51,8 @@ type scenario struct {
 
 // scenarios by connector key.
 var scenarios = map[string]func() *scenario{
-	"rest": restScenario,
+	"rest":    restScenario,
+	"hubspot": hubspotScenario,
 }
 
 // DefaultConnector is the connector the demo shows when none is named.
