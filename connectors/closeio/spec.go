@@ -24,4 +24,7 @@ var Spec = &connectors.Spec{
 	Resources: []string{"contacts", "accounts", "opportunities", "activities"},
 	Polling:   true,
 	Webhooks:  true,
+	// A where Close cannot express is refused at provisioning, naming the
+	// clause, rather than failing every poll.
+	ValidateQuery: ValidateQuery,
 }
