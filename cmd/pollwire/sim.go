@@ -15,12 +15,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/closeio"
 	"github.com/pollwire/pollwire/connectors/hubspot"
 	"github.com/pollwire/pollwire/connectors/rest"
 )
 
 // simulators are the vendor simulators `pollwire sim` can run, by connector key.
 var simulators = map[string]func() (http.Handler, string){
+	"closeio": func() (http.Handler, string) {
+		return closeio.NewSimulator(closeio.SimOptions{RateLimit: closeio.DefaultRateLimit}),
+			"Basic " + closeio.DefaultSimAPIKey + ": (empty password); GET /lead/ /opportunity/ /activity/ /event/, POST /data/search/, POST/PUT/DELETE /{lead|contact|opportunity|activity}/[{id}/] (also under /api/v1)"
+	},
 	"hubspot": func() (http.Handler, string) {
 		return hubspot.NewSimulator(hubspot.SimOptions{PrivateAppToken: "sim-token"}),
 			"Bearer sim-token; POST /crm/v3/objects/{contacts|companies|deals|calls}[/search]; PATCH/DELETE /crm/v3/objects/{type}/{id}; GET /crm/v3/objects/{type}?archived=true"

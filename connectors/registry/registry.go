@@ -25,6 +25,7 @@ func Default() connectors.List {
 func Sources() map[string]source.Source {
 	return map[string]source.Source{
 		rest.Key:    rest.New(),
+		closeio.Key: closeio.New(),
 		hubspot.Key: hubspot.New(),
 	}
 }

@@ -2,7 +2,7 @@
 package salesforce
 
 import (
-	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 
 	"github.com/pollwire/pollwire/connectors"
@@ -22,6 +22,14 @@ const (
 	KeyLoginURL    = "salesforce.login.url"
 )
 
+// Per-resource poller fields of the Salesforce connector.
+const (
+	// FieldFields replaces a hub resource's default SELECT list.
+	FieldFields = "fields"
+	// FieldDeletions turns getDeleted off for a hub resource ("false").
+	FieldDeletions = "deletions"
+)
+
 // Spec is the Salesforce connector's definition.
 var Spec = &connectors.Spec{
 	Key:         Key,
@@ -36,8 +44,14 @@ var Spec = &connectors.Spec{
 		{Name: KeyLoginURL, Kind: connectors.KindURL, Default: DefaultLoginURL, Description: "Token endpoint host and JWT audience (https://test.salesforce.com for sandboxes)."},
 	},
 	Resources: []string{"contacts", "accounts", "opportunities", "leads", "activities"},
-	Polling:   true,
-	Validate:  validate,
+	ResourceFields: []connectors.ConfigKey{
+		{Name: FieldFields, Kind: connectors.KindString, Description: "Hub resources: the SOQL SELECT list, as a list or a comma-separated string, instead of the resource's default fields; Id, CreatedDate and SystemModstamp are always added."},
+		{Name: FieldDeletions, Kind: connectors.KindBoolean, Default: "true", Description: "Hub resources: report deletions (DELETED events) through getDeleted, one more API request per poll. Deletions ignore the where clause."},
+	},
+	Polling:          true,
+	Validate:         validate,
+	ValidateResource: validateResource,
+	ValidateQuery:    ValidateQuery,
 }
 
 func validate(cfg map[string]string) []connectors.Problem {
@@ -45,15 +59,23 @@ func validate(cfg map[string]string) []connectors.Problem {
 	if pk == "" {
 		return nil // the required check reports it
 	}
-	block, _ := pem.Decode([]byte(pk))
-	if block == nil {
+	if block, _ := pem.Decode([]byte(pk)); block == nil {
 		return []connectors.Problem{{Key: KeyPrivateKey, Message: "must be a PEM-encoded RSA private key"}}
 	}
-	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return nil
-	}
-	if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+	if _, err := parsePrivateKey(pk); err != nil {
 		return []connectors.Problem{{Key: KeyPrivateKey, Message: "must be a PEM-encoded RSA private key (PKCS#1 or PKCS#8)"}}
 	}
 	return nil
+}
+
+func validateResource(_ string, fields map[string]string) []connectors.Problem {
+	if _, err := parseFields(fields[FieldFields]); err != nil {
+		return []connectors.Problem{{Key: FieldFields, Message: err.Error()}}
+	}
+	return nil
+}
+
+// jsonStrings decodes a JSON array of strings.
+func jsonStrings(v string, out *[]string) error {
+	return json.Unmarshal([]byte(v), out)
 }

@@ -51,12 +51,13 @@ type scenario struct {
 
 // scenarios by connector key.
 var scenarios = map[string]func() *scenario{
+	"closeio": closeScenario,
 	"rest":    restScenario,
 	"hubspot": hubspotScenario,
 }
 
 // DefaultConnector is the connector the demo shows when none is named.
-const DefaultConnector = "rest"
+const DefaultConnector = "closeio"
 
 // Connectors lists the connectors the demo can run.
 func Connectors() []string {
@@ -111,6 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	secret := randomString()
 	d, err := daemon.Start(ctx, daemon.Config{
 		Listen: "127.0.0.1:0", DataDir: dir, UserSecret: secret, OrgSecret: secret,
+		MasterKey:             randomKey(),
 		AllowPrivateCallbacks: true, Logger: o.Logger, Out: io.Discard,
 	})
 	if err != nil {
@@ -272,6 +274,13 @@ func randomString() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// randomKey is a throwaway master key: the demo's data dies with it.
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func randN(n int) int {
