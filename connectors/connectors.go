@@ -63,8 +63,11 @@ type Spec struct {
 	// connector understands beyond the common ones (e.g. the rest connector's
 	// pagination settings).
 	ResourceFields []ConfigKey `json:"resourceFields,omitempty"`
-	Polling        bool        `json:"polling"`
-	Webhooks       bool        `json:"webhooks"`
+	// HubDefaults are what a /hubs/crm poller of this connector reads when
+	// its configuration does not say: the id field and the date fields.
+	HubDefaults HubDefaults `json:"hubDefaults"`
+	Polling     bool        `json:"polling"`
+	Webhooks    bool        `json:"webhooks"`
 	// Validate checks connector-specific rules (e.g. which credentials an
 	// authentication type needs) on the merged configuration. Optional.
 	Validate func(cfg map[string]string) []Problem `json:"-"`
@@ -114,6 +117,16 @@ func (s *Spec) AllKeys() []ConfigKey {
 	out := make([]ConfigKey, 0, len(s.Config)+len(Common))
 	out = append(out, s.Config...)
 	return append(out, Common...)
+}
+
+// HubDefaults are a connector's record shape for hub resources. Formats
+// are Java patterns; empty means RFC 3339.
+type HubDefaults struct {
+	IDField       string `json:"idField,omitempty"`
+	UpdatedField  string `json:"updatedDateField,omitempty"`
+	UpdatedFormat string `json:"updatedDateFormat,omitempty"`
+	CreatedField  string `json:"createdDateField,omitempty"`
+	CreatedFormat string `json:"createdDateFormat,omitempty"`
 }
 
 // Catalog looks connector definitions up by key.

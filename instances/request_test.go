@@ -1,7 +1,11 @@
 package instances_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -113,5 +117,39 @@ func TestMaskedEncodes(t *testing.T) {
 				t.Fatalf("Masked() does not encode: %v", err)
 			}
 		})
+	}
+}
+
+func TestHubDefaultsFillTheRecordShape(t *testing.T) {
+	cat := registry.Default()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	for _, tc := range []struct {
+		connector, id, updated, created, sample string
+		creds                                   map[string]string
+	}{
+		{"closeio", "id", "date_updated", "date_created", "2019-01-15T12:48:23.392000+00:00", map[string]string{"username": "k"}},
+		{"salesforce", "Id", "SystemModstamp", "CreatedDate", "2013-05-20T20:49:32.000+0000", map[string]string{"oauth.api.key": "ck", "salesforce.username": "u@x", "oauth.private.key": pemKey}},
+		{"hubspot", "id", "updatedAt", "createdAt", "2024-09-11T13:27:39Z", map[string]string{"hubspot.access.token": "t"}},
+	} {
+		spec, _ := cat.Lookup(tc.connector)
+		cfg := map[string]string{"event.poller.configuration": `{"contacts":{"url":"/hubs/crm/contacts"}}`}
+		for k, v := range tc.creds {
+			cfg[k] = v
+		}
+		s, err := instances.Compile(spec, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.connector, err)
+		}
+		p, _ := s.Poller("contacts")
+		if p.IDField != tc.id || p.Updated.Field != tc.updated || p.Created.Field != tc.created {
+			t.Fatalf("%s: poller %+v", tc.connector, p)
+		}
+		if _, err := p.Updated.Parse(tc.sample); err != nil {
+			t.Fatalf("%s: default updated format cannot read %q: %v", tc.connector, tc.sample, err)
+		}
 	}
 }

@@ -473,6 +473,9 @@ func compilePoller(spec *connectors.Spec, name string, raw json.RawMessage) (Pol
 	if _, ok := fields[connectors.FieldURL]; !ok {
 		ps.add(path(connectors.FieldURL), "required")
 	}
+	if p.HubResource != "" {
+		applyHubDefaults(&p, fields, spec.HubDefaults, &ps)
+	}
 	if p.HubResource == "" && p.FilterByUpdatedDate && p.Updated.Field == "" && len(ps) == 0 {
 		ps.add(path(connectors.FieldDates, "updatedDateField"), "required when filterByUpdatedDate is true and the url is not a /hubs/crm resource")
 	}
@@ -643,4 +646,28 @@ func knownResourceFields(spec *connectors.Spec) string {
 		names = append(names, k.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// applyHubDefaults fills what a hub poller left unsaid with the connector's
+// record shape, so `{"url": "/hubs/crm/contacts?where=…"}` is enough.
+func applyHubDefaults(p *Poller, fields map[string]json.RawMessage, d connectors.HubDefaults, ps *problems) {
+	if _, set := fields[connectors.FieldIDField]; !set && d.IDField != "" {
+		p.IDField = d.IDField
+	}
+	fill := func(df *DateField, field, format string) {
+		if df.Field != "" || field == "" {
+			return
+		}
+		df.Field = field
+		if format != "" {
+			l, err := datefmt.Compile(format)
+			if err != nil {
+				ps.add("connector", "hub date format "+format+": "+err.Error())
+				return
+			}
+			df.Layout = l
+		}
+	}
+	fill(&p.Updated, d.UpdatedField, d.UpdatedFormat)
+	fill(&p.Created, d.CreatedField, d.CreatedFormat)
 }

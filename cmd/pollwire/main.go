@@ -27,7 +27,7 @@ const usage = `pollwire — connector events: polls SaaS APIs and delivers every
 
 Usage:
   pollwire demo [--duration 20s] the main job on embedded defaults: vendor simulator + daemon + callback sink
-  pollwire sim CONNECTOR [--listen ADDR]  run a vendor simulator on its own (closeio, hubspot, rest)
+  pollwire sim CONNECTOR [--listen ADDR]  run a vendor simulator on its own (closeio, hubspot, salesforce, rest)
   pollwire serve [flags]       run the daemon (admin API under /elements/api-v2)
   pollwire validate FILE...    check instance.json files offline; exit 1 on error
 

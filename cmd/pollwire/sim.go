@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +22,7 @@ import (
 	"github.com/pollwire/pollwire/connectors/closeio"
 	"github.com/pollwire/pollwire/connectors/hubspot"
 	"github.com/pollwire/pollwire/connectors/rest"
+	"github.com/pollwire/pollwire/connectors/salesforce"
 )
 
 // simulators are the vendor simulators `pollwire sim` can run, by connector key.
@@ -29,6 +34,18 @@ var simulators = map[string]func() (http.Handler, string){
 	"hubspot": func() (http.Handler, string) {
 		return hubspot.NewSimulator(hubspot.SimOptions{PrivateAppToken: "sim-token"}),
 			"Bearer sim-token; POST /crm/v3/objects/{contacts|companies|deals|calls}[/search]; PATCH/DELETE /crm/v3/objects/{type}/{id}; GET /crm/v3/objects/{type}?archived=true"
+	},
+	"salesforce": func() (http.Handler, string) {
+		// A key pair for this run: the simulator verifies JWT assertions
+		// with the public half; the private half goes in instance.json.
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		sim := salesforce.NewSimulator(salesforce.SimOptions{ConsumerKey: "sim-consumer-key", Username: "sim@pollwire.example", PublicKey: &key.PublicKey})
+		return sim, "POST /services/oauth2/token (JWT bearer: iss sim-consumer-key, sub sim@pollwire.example, aud this URL); GET /services/data/v59.0/query?q=SOQL; /sobjects/{Type}/[{Id}], /sobjects/{Type}/deleted/\n" +
+			"  set salesforce.login.url to this URL, oauth.api.key sim-consumer-key, salesforce.username sim@pollwire.example, oauth.private.key:\n" + string(pemKey)
 	},
 	"rest": func() (http.Handler, string) {
 		return rest.NewSimulator(rest.SimOptions{}), "GET /{plain|offset|page|cursor|next|link}/{resource}?updated_since=…; POST /{resource}; DELETE /{resource}/{id}"

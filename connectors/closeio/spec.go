@@ -22,8 +22,13 @@ var Spec = &connectors.Spec{
 		{Name: "password", Kind: connectors.KindSecret, Secret: true, Description: "Basic auth password; Close expects it empty."},
 	},
 	Resources: []string{"contacts", "accounts", "opportunities", "activities"},
-	Polling:   true,
-	Webhooks:  true,
+	HubDefaults: connectors.HubDefaults{
+		IDField:      "id",
+		UpdatedField: "date_updated", UpdatedFormat: "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+		CreatedField: "date_created", CreatedFormat: "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+	},
+	Polling:  true,
+	Webhooks: true,
 	// A where Close cannot express is refused at provisioning, naming the
 	// clause, rather than failing every poll.
 	ValidateQuery: ValidateQuery,

@@ -67,6 +67,8 @@ var Spec = &connectors.Spec{
 		{Name: KeyTimeZone, Kind: connectors.KindString, Default: "UTC", Description: "IANA zone of the HubSpot account (Settings > Account defaults); its daily API limit resets at midnight there, and polling pauses until then when it is spent."},
 	},
 	Resources: []string{"contacts", "accounts", "opportunities", "activities"},
+	// HubSpot drops zero milliseconds ("…:39Z"), so its dates read as RFC 3339.
+	HubDefaults: connectors.HubDefaults{IDField: "id", UpdatedField: "updatedAt", CreatedField: "createdAt"},
 	ResourceFields: []connectors.ConfigKey{
 		{Name: FieldObjectType, Kind: connectors.KindEnum, Default: "calls", Values: EngagementTypes, Description: "For /hubs/crm/activities: the engagement type searched (calls, emails, meetings, notes or tasks)."},
 		{Name: FieldProperties, Kind: connectors.KindJSON, Description: `HubSpot properties returned besides the object's defaults and those the where clause names: a JSON array of names or one comma-separated string.`},

@@ -24,8 +24,9 @@ func Default() connectors.List {
 // Sources returns the connectors that can poll, by key.
 func Sources() map[string]source.Source {
 	return map[string]source.Source{
-		rest.Key:    rest.New(),
-		closeio.Key: closeio.New(),
-		hubspot.Key: hubspot.New(),
+		rest.Key:       rest.New(),
+		closeio.Key:    closeio.New(),
+		hubspot.Key:    hubspot.New(),
+		salesforce.Key: salesforce.New(),
 	}
 }

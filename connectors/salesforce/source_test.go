@@ -587,14 +587,16 @@ func TestBaseURLOverridesInstanceURL(t *testing.T) {
 
 func TestPollerMisconfigured(t *testing.T) {
 	o := newTestOrg(t, SimOptions{})
-	for poller, want := range map[string]string{
-		fmt.Sprintf(`{"url":%q,"datesConfiguration":%s}`, fmt.Sprintf(hubURL, "contacts"), recommendedDates): `set "idField": "Id"`,
-		fmt.Sprintf(`{"url":%q,"idField":"Id"}`, fmt.Sprintf(hubURL, "contacts")):                            "updatedDateField",
-	} {
-		_, err := collect(context.Background(), New(), o.request(t, pollSpec{poller: poller}))
-		if err == nil || !strings.Contains(err.Error(), want) || o.sim.Requests()+o.sim.TokenRequests() != 0 {
-			t.Errorf("%s: %v", poller, err)
-		}
+	// An explicit lower-case id field can never match Salesforce records.
+	bad := fmt.Sprintf(`{"url":%q,"idField":"id","datesConfiguration":%s}`, fmt.Sprintf(hubURL, "contacts"), recommendedDates)
+	if _, err := collect(context.Background(), New(), o.request(t, pollSpec{poller: bad})); err == nil || !strings.Contains(err.Error(), `set "idField": "Id"`) || o.sim.Requests()+o.sim.TokenRequests() != 0 {
+		t.Errorf("%s: %v", bad, err)
+	}
+	// Left unsaid, the id and date fields come from the connector's hub
+	// defaults (connectors.HubDefaults), so the bare URL polls.
+	bare := fmt.Sprintf(`{"url":%q}`, fmt.Sprintf(hubURL, "contacts"))
+	if _, err := collect(context.Background(), New(), o.request(t, pollSpec{poller: bare})); err != nil {
+		t.Errorf("%s with hub defaults: %v", bare, err)
 	}
 	req := o.request(t, pollSpec{})
 	delete(req.Instance.Config, KeyUsername)

@@ -44,6 +44,11 @@ var Spec = &connectors.Spec{
 		{Name: KeyLoginURL, Kind: connectors.KindURL, Default: DefaultLoginURL, Description: "Token endpoint host and JWT audience (https://test.salesforce.com for sandboxes)."},
 	},
 	Resources: []string{"contacts", "accounts", "opportunities", "leads", "activities"},
+	HubDefaults: connectors.HubDefaults{
+		IDField:      "Id",
+		UpdatedField: "SystemModstamp", UpdatedFormat: "yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+		CreatedField: "CreatedDate", CreatedFormat: "yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+	},
 	ResourceFields: []connectors.ConfigKey{
 		{Name: FieldFields, Kind: connectors.KindString, Description: "Hub resources: the SOQL SELECT list, as a list or a comma-separated string, instead of the resource's default fields; Id, CreatedDate and SystemModstamp are always added."},
 		{Name: FieldDeletions, Kind: connectors.KindBoolean, Default: "true", Description: "Hub resources: report deletions (DELETED events) through getDeleted, one more API request per poll. Deletions ignore the where clause."},

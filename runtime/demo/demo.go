@@ -51,9 +51,10 @@ type scenario struct {
 
 // scenarios by connector key.
 var scenarios = map[string]func() *scenario{
-	"closeio": closeScenario,
-	"rest":    restScenario,
-	"hubspot": hubspotScenario,
+	"closeio":    closeScenario,
+	"rest":       restScenario,
+	"hubspot":    hubspotScenario,
+	"salesforce": salesforceScenario,
 }
 
 // DefaultConnector is the connector the demo shows when none is named.
