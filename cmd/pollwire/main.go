@@ -82,6 +82,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", envOr("POLLWIRE_LISTEN", daemon.DefaultListen), "admin API address (POLLWIRE_LISTEN)")
 	data := fs.String("data", envOr("POLLWIRE_DATA", daemon.DefaultDataDir), "data directory (POLLWIRE_DATA)")
 	allowPrivate := fs.Bool("allow-private-callbacks", envBool("POLLWIRE_ALLOW_PRIVATE_CALLBACKS"), "allow callbacks to loopback/private addresses (POLLWIRE_ALLOW_PRIVATE_CALLBACKS)")
+	publicURL := fs.String("public-url", os.Getenv("POLLWIRE_PUBLIC_URL"), "how vendors reach this pollwire for webhooks, e.g. https://events.example.com (POLLWIRE_PUBLIC_URL); default http://<listen>")
 	retention := fs.Duration("event-retention", envDuration("POLLWIRE_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events stay in the event log (POLLWIRE_EVENT_RETENTION)")
 	logLevel := fs.String("log-level", envOr("POLLWIRE_LOG_LEVEL", "info"), "debug, info, warn or error (POLLWIRE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -102,6 +103,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		MasterKey:             os.Getenv("POLLWIRE_MASTER_KEY"),
 		AllowPrivateCallbacks: *allowPrivate,
 		EventRetention:        *retention,
+		PublicURL:             *publicURL,
 		Logger:                logger,
 		Out:                   stdout,
 	})

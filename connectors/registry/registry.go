@@ -30,3 +30,26 @@ func Sources() map[string]source.Source {
 		salesforce.Key: salesforce.New(),
 	}
 }
+
+// Webhooks picks the sources that also verify and read vendor pushes.
+func Webhooks(sources map[string]source.Source) map[string]source.Webhook {
+	out := map[string]source.Webhook{}
+	for k, s := range sources {
+		if w, ok := s.(source.Webhook); ok {
+			out[k] = w
+		}
+	}
+	return out
+}
+
+// Subscribers picks the sources that register pollwire's webhook with the
+// vendor themselves.
+func Subscribers(sources map[string]source.Source) map[string]source.Subscriber {
+	out := map[string]source.Subscriber{}
+	for k, s := range sources {
+		if w, ok := s.(source.Subscriber); ok {
+			out[k] = w
+		}
+	}
+	return out
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pollwire/pollwire/connectors"
+	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 	"github.com/pollwire/pollwire/runtime/clock"
 	"github.com/pollwire/pollwire/runtime/delivery"
@@ -53,6 +54,9 @@ type Engine interface {
 	RunNow(id int64, resource string) error
 	// Redeliver hands deliveries reset for retry to the dispatcher.
 	Redeliver(ds []delivery.Delivery)
+	// AcceptWebhook queues pushed changes durably; an error means nothing
+	// was queued.
+	AcceptWebhook(ctx context.Context, inst *instances.Instance, s *instances.Settings, changes []source.Change) (int, error)
 }
 
 // Readiness reports whether the daemon is ready to serve; nil means ready.
@@ -67,6 +71,11 @@ type Config struct {
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	Ready       Readiness // optional
+	// Webhooks verify and read vendor pushes, by connector key.
+	Webhooks map[string]source.Webhook
+	// PublicURL is how vendors reach pollwire (scheme://host[:port]); the
+	// URL a vendor signed is rebuilt on it. Empty: taken from the request.
+	PublicURL string
 	// Extra registers more routes (relative to Base) on the server's router,
 	// for parts of the runtime that own their endpoints.
 	Extra []Route
@@ -127,6 +136,9 @@ func New(cfg Config) *Server {
 		{Pattern: "/instances/{id}/deliveries", Methods: map[string]HandlerFunc{"GET": s.listDeliveries}},
 		{Pattern: "/instances/{id}/deliveries/retry", Methods: map[string]HandlerFunc{"POST": s.retryDeliveries}},
 		{Pattern: "/instances/{id}/deliveries/{eventId}/retry", Methods: map[string]HandlerFunc{"POST": s.retryDelivery}},
+		// Vendors authenticate by their signatures, checked per connector.
+		{Pattern: "/events/{connector}/{instance}", Auth: AuthNone, Methods: map[string]HandlerFunc{"POST": s.intake}},
+		{Pattern: "/events/{connector}", Auth: AuthNone, Methods: map[string]HandlerFunc{"POST": s.intake}},
 	}
 	routes = append(routes, cfg.Extra...)
 	for _, rt := range routes {

@@ -53,6 +53,9 @@ type Config struct {
 	Catalog               connectors.Catalog
 	// Sources are the connectors that can poll; default registry.Sources().
 	Sources map[string]source.Source
+	// PublicURL is how vendors reach this pollwire for webhooks
+	// (POLLWIRE_PUBLIC_URL); default http://<listen address>.
+	PublicURL string
 	// EventRetention is how long delivered events stay in the event log;
 	// default 7 days.
 	EventRetention time.Duration
@@ -140,15 +143,24 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Client:     delivery.NewClient(cfg.AllowPrivateCallbacks),
 		Registerer: d.metrics,
 	})
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + d.ln.Addr().String()
+	}
 	eng = engine.New(engine.Config{
-		Store:      d.store,
-		Catalog:    cfg.Catalog,
-		Sources:    cfg.Sources,
-		Outbox:     d.disp,
-		Clock:      cfg.Clock,
-		Logger:     cfg.Logger.With("component", "engine"),
-		Retention:  cfg.EventRetention,
-		Registerer: d.metrics,
+		Store:       d.store,
+		Catalog:     cfg.Catalog,
+		Sources:     cfg.Sources,
+		Subscribers: registry.Subscribers(cfg.Sources),
+		PublicURL:   cfg.PublicURL,
+		Outbox:      d.disp,
+		Clock:       cfg.Clock,
+		Logger:      cfg.Logger.With("component", "engine"),
+		Retention:   cfg.EventRetention,
+		Registerer:  d.metrics,
 	})
 	d.engine = eng
 	// Work that survived a restart resumes before new work arrives.
@@ -164,6 +176,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Catalog:     cfg.Catalog,
 		Credentials: d.creds,
 		Engine:      d.engine,
+		Webhooks:    registry.Webhooks(cfg.Sources),
+		PublicURL:   cfg.PublicURL,
 		Clock:       cfg.Clock,
 		Logger:      cfg.Logger,
 	})
@@ -176,10 +190,6 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
-	d.ln, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	// The goroutine gets its own copies: Stop may clear d.srv before it runs.
 	srv, ln := d.srv, d.ln
@@ -231,6 +241,8 @@ func (d *Daemon) closeAll() error {
 		// after Start can come first.
 		d.ln.Close()
 		d.srv = nil
+	} else if d.ln != nil {
+		d.ln.Close() // Start failed after listening
 	}
 	// Polls stop first (their states are flushed), then deliveries in
 	// flight finish or are left pending for the next start.

@@ -57,6 +57,13 @@ type Config struct {
 	// Default 7 days.
 	Retention  time.Duration
 	Registerer prometheus.Registerer
+	// Subscribers are the connectors that register pollwire's webhook with
+	// the vendor themselves, by key.
+	Subscribers map[string]source.Subscriber
+	// PublicURL is where vendors reach pollwire (scheme://host[:port]); the
+	// intake URL of each instance is built on it. Empty disables automatic
+	// subscriptions.
+	PublicURL string
 }
 
 // Engine runs the pollers of every enabled instance.
@@ -68,7 +75,10 @@ type Engine struct {
 	mu        sync.RWMutex
 	instances map[int64]*instanceRT
 	pauses    map[int64]pause
-	pollers   map[scheduler.Key]*pollerRT
+	// hooks hold the seen ids of resources that are pushed but not polled.
+	hooks   map[scheduler.Key]*pollerRT
+	bg      context.Context // lives from Start to Stop, for background work
+	pollers map[scheduler.Key]*pollerRT
 
 	cancel  context.CancelFunc
 	stopped chan struct{}
@@ -90,9 +100,12 @@ type pause struct {
 
 type pollerRT struct {
 	class string // the connector key, for per-class metrics
-	mu    sync.Mutex
-	state store.PollerState
-	dirty bool // state changed since it was last persisted
+	// commitMu serialises deciding and committing changes of this resource
+	// between its poll and webhook intake.
+	commitMu sync.Mutex
+	mu       sync.Mutex
+	state    store.PollerState
+	dirty    bool // state changed since it was last persisted
 }
 
 // New builds an engine; Start loads the instances and begins polling.
@@ -118,7 +131,7 @@ func New(cfg Config) *Engine {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	e := &Engine{cfg: cfg, instances: map[int64]*instanceRT{}, pauses: map[int64]pause{}, pollers: map[scheduler.Key]*pollerRT{}}
+	e := &Engine{cfg: cfg, instances: map[int64]*instanceRT{}, pauses: map[int64]pause{}, hooks: map[scheduler.Key]*pollerRT{}, pollers: map[scheduler.Key]*pollerRT{}}
 	e.metrics = newMetrics(e, cfg.Registerer)
 	e.sched = scheduler.New(scheduler.Config{
 		Clock:         cfg.Clock,
@@ -161,6 +174,16 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	ctx, e.cancel = context.WithCancel(ctx)
 	e.stopped = make(chan struct{})
+	e.mu.Lock()
+	e.bg = ctx
+	pending := make([]*instanceRT, 0, len(e.instances))
+	for _, rt := range e.instances {
+		pending = append(pending, rt)
+	}
+	e.mu.Unlock()
+	for _, rt := range pending {
+		e.subscribe(rt.inst, rt.settings)
+	}
 	e.sched.Start(ctx)
 	go e.background(ctx)
 	return nil
@@ -257,6 +280,9 @@ func (e *Engine) Apply(inst *instances.Instance, s *instances.Settings) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.instances[inst.ID] = &instanceRT{inst: inst, settings: s}
+	if e.bg != nil {
+		e.subscribe(inst, s)
+	}
 	wanted := map[string]bool{}
 	if !inst.Disabled && s.NotificationsEnabled {
 		for i := range s.Pollers {
@@ -334,8 +360,16 @@ func (e *Engine) loadStates(id int64) map[string]store.PollerState {
 func (e *Engine) Remove(id int64) {
 	e.sched.RemoveInstance(id)
 	e.mu.Lock()
+	if rt, ok := e.instances[id]; ok {
+		e.unsubscribe(rt.inst, rt.settings)
+	}
 	delete(e.instances, id)
 	delete(e.pauses, id)
+	for k := range e.hooks {
+		if k.Instance == id {
+			delete(e.hooks, k)
+		}
+	}
 	for k := range e.pollers {
 		if k.Instance == id {
 			delete(e.pollers, k)

@@ -63,11 +63,7 @@ func (e *Engine) runPoll(ctx context.Context, key scheduler.Key, due time.Time) 
 		e.metrics.polls.WithLabelValues("paused").Inc()
 		return
 	}
-	prt.mu.Lock()
-	st := cloneState(prt.state)
-	prt.mu.Unlock()
-
-	entries, n, err := e.poll(ctx, rt, p, &st, start)
+	entries, n, err := e.poll(ctx, rt, p, prt, start)
 	outcome := "success"
 	var pe *source.PausedError
 	switch {
@@ -108,12 +104,9 @@ func (e *Engine) runPoll(ctx context.Context, key scheduler.Key, due time.Time) 
 		e.cfg.Logger.Warn("poll failed", "instance", key.Instance, "resource", key.Resource, "outcome", outcome, "err", err)
 		return
 	}
-	prt.state = st
 	if len(entries) == 0 {
-		prt.dirty = true
 		return
 	}
-	prt.dirty = false
 	e.metrics.notifications.Add(float64(len(entries)))
 	if e.cfg.Outbox != nil {
 		ds := make([]delivery.Delivery, len(entries))
@@ -125,14 +118,20 @@ func (e *Engine) runPoll(ctx context.Context, key scheduler.Key, due time.Time) 
 	e.cfg.Logger.Debug("poll found changes", "instance", key.Instance, "resource", key.Resource, "events", n, "notifications", len(entries))
 }
 
-// poll fetches, decides and commits. On success st holds the committed (or,
-// for an empty poll, the in-memory) new state.
-func (e *Engine) poll(ctx context.Context, rt *instanceRT, p *instances.Poller, st *store.PollerState, now time.Time) ([]store.Entry, int, error) {
+// poll fetches, decides and commits. The fetch runs unlocked; deciding and
+// committing hold the poller's commit lock, shared with webhook intake, so
+// a change pushed by the vendor while the poll fetched is seen by one of
+// them first and delivered once. On success prt.state holds the new state.
+func (e *Engine) poll(ctx context.Context, rt *instanceRT, p *instances.Poller, prt *pollerRT, now time.Time) ([]store.Entry, int, error) {
 	src, ok := e.cfg.Sources[rt.inst.ConnectorKey]
 	if !ok {
 		return nil, 0, fmt.Errorf("the %s connector cannot poll in this version of pollwire", rt.inst.ConnectorKey)
 	}
-	prevW := st.Watermark
+	// Only polls move the watermark, and the scheduler runs one poll of a
+	// poller at a time, so it cannot change before the commit below.
+	prt.mu.Lock()
+	prevW := prt.state.Watermark
+	prt.mu.Unlock()
 	since := prevW.Add(-p.PollDelay - p.Lookback)
 	pctx, cancel := context.WithTimeout(ctx, e.cfg.PollTimeout)
 	defer cancel()
@@ -148,7 +147,13 @@ func (e *Engine) poll(ctx context.Context, rt *instanceRT, p *instances.Poller, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("poll %d/%s: %w", rt.inst.ID, p.Resource, err)
 	}
-	changes, err := decide(p, st, records, since, prevW, now)
+
+	prt.commitMu.Lock()
+	defer prt.commitMu.Unlock()
+	prt.mu.Lock()
+	st := cloneState(prt.state)
+	prt.mu.Unlock()
+	changes, err := decide(p, &st, records, since, prevW, now)
 	if err != nil {
 		return nil, 0, fmt.Errorf("poll %d/%s: %w", rt.inst.ID, p.Resource, err)
 	}
@@ -158,29 +163,41 @@ func (e *Engine) poll(ctx context.Context, rt *instanceRT, p *instances.Poller, 
 	if now.After(st.Watermark) {
 		st.Watermark = now
 	}
-	nextSince := st.Watermark.Add(-p.PollDelay - p.Lookback).UnixNano()
-	for id, d := range st.Seen {
-		if d <= nextSince {
-			delete(st.Seen, id) // no longer inside any window: cannot repeat
-		}
-	}
+	pruneSeen(&st, st.Watermark.Add(-p.PollDelay-p.Lookback))
 	st.LastRun, st.LastSuccess, st.LastError, st.LastErrorAt = now, now, "", time.Time{}
 	st.Polls++
 	st.Events += int64(len(changes))
-	if len(changes) == 0 {
-		return nil, 0, nil
+	var entries []store.Entry
+	if len(changes) > 0 {
+		entries, err = e.notifications(rt, p.Resource, changes, now)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := e.cfg.Store.CommitPoll(ctx, st, entries); err != nil {
+			return nil, 0, fmt.Errorf("poll %d/%s: %w", rt.inst.ID, p.Resource, err)
+		}
+		for _, c := range changes {
+			e.metrics.events.WithLabelValues(c.typ).Inc()
+		}
 	}
-	entries, err := e.notifications(rt, p.Resource, changes, now)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := e.cfg.Store.CommitPoll(ctx, *st, entries); err != nil {
-		return nil, 0, fmt.Errorf("poll %d/%s: %w", rt.inst.ID, p.Resource, err)
-	}
-	for _, c := range changes {
-		e.metrics.events.WithLabelValues(c.typ).Inc()
-	}
+	prt.mu.Lock()
+	prt.state = st
+	// A poll that found nothing is persisted by the next flush; one that
+	// committed is durable already.
+	prt.dirty = len(entries) == 0
+	prt.mu.Unlock()
 	return entries, len(changes), nil
+}
+
+// pruneSeen forgets changes dated at or before the next window's start:
+// no later poll can read them as changes again.
+func pruneSeen(st *store.PollerState, nextSince time.Time) {
+	cut := nextSince.UnixNano()
+	for id, d := range st.Seen {
+		if d <= cut {
+			delete(st.Seen, id)
+		}
+	}
 }
 
 // decide picks the changes among a window's records and updates st.Seen.
