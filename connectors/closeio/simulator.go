@@ -82,14 +82,34 @@ type SimOptions struct {
 	MaxLimit int
 	// MaxSkip is the deepest _skip (400 beyond it); default DefaultMaxSkip.
 	MaxSkip int
+
+	// WebhookRetry are the waits before each retry of a webhook whose
+	// receiver failed (an answer other than 2xx, a timeout, no connection):
+	// one attempt plus len(WebhookRetry) retries. Nil means
+	// DefaultWebhookRetry(), Close-like backoff over 72 hours; tests pass
+	// milliseconds, and an empty non-nil slice sends once.
+	WebhookRetry []time.Duration
+	// WebhookDropRate is the share (0 to 1) of webhooks never sent at all,
+	// decided per webhook by a seeded generator: a lost push, which only a
+	// poller running beside the webhooks (hybrid mode) recovers.
+	WebhookDropRate float64
+	// WebhookSeed seeds the drop decisions; 0 means a fixed default, so runs
+	// are repeatable either way.
+	WebhookSeed uint64
+	// WebhookClient sends the webhooks; default a client with a 10 s
+	// timeout. The subscriptions' verify_ssl is not applied: configure the
+	// client's TLS instead.
+	WebhookClient *http.Client
 }
 
 // Simulator is an in-memory Close API for tests, the demo and developers
 // (`pollwire sim closeio`): leads, contacts, opportunities and activities
 // with their list filters, the Advanced Filtering API, the event log, Basic
-// auth and per-key, per-endpoint-group rate limits. It is deterministic
-// given its clock and the order of calls (ids come from a seeded generator)
-// and safe for concurrent use. See ServeHTTP for the routes.
+// auth, per-key, per-endpoint-group rate limits, lead merges, and webhook
+// subscriptions it pushes every change to, signed and retried (see
+// simulator_webhook.go). It is deterministic given its clock and the order
+// of calls (ids and drops come from seeded generators) and safe for
+// concurrent use. See ServeHTTP for the routes.
 type Simulator struct {
 	opts SimOptions
 
@@ -101,6 +121,8 @@ type Simulator struct {
 	objects map[string]*simStore
 	events  []*simEvent // in the order they happened
 	windows map[string]*rateWindow
+
+	hooks webhooks
 }
 
 type simStore struct {
@@ -159,6 +181,7 @@ func NewSimulator(o SimOptions) *Simulator {
 	for _, t := range simTypes {
 		s.objects[t] = &simStore{byID: map[string]*simObject{}}
 	}
+	s.hooks.init(&s.opts)
 	return s
 }
 
@@ -256,7 +279,7 @@ func (s *Simulator) create(typ string, fields map[string]any, autoLead bool) (*s
 	s.stamp(o)
 	st.byID[id] = o
 	st.byUpdated, st.byCreated = nil, nil
-	s.logEvent(o, "created", o.fields, nil, nil, updated)
+	s.logEvent(o, "created", o.fields, nil, nil, nil, updated)
 	return o, nil
 }
 
@@ -359,7 +382,7 @@ func (s *Simulator) update(typ, id string, fields map[string]any) (*simObject, e
 	changed = append(changed, "date_updated")
 	s.stamp(o)
 	st.byUpdated = nil
-	s.logEvent(o, "updated", o.fields, prev, changed, o.updated)
+	s.logEvent(o, "updated", o.fields, prev, changed, nil, o.updated)
 	return o, nil
 }
 
@@ -400,7 +423,7 @@ func (s *Simulator) delete(typ, id string) error {
 	}
 	delete(st.byID, id)
 	st.byUpdated, st.byCreated = nil, nil
-	s.logEvent(o, "deleted", nil, o.fields, nil, s.now())
+	s.logEvent(o, "deleted", nil, o.fields, nil, nil, s.now())
 	return nil
 }
 
@@ -417,8 +440,9 @@ func eventObjectType(o *simObject) string {
 	return o.typ
 }
 
-// logEvent appends an event-log entry. Callers hold mu.
-func (s *Simulator) logEvent(o *simObject, action string, data, prev map[string]any, changed []string, at time.Time) {
+// logEvent appends an event-log entry and pushes it to the webhook
+// subscriptions it matches. Callers hold mu.
+func (s *Simulator) logEvent(o *simObject, action string, data, prev map[string]any, changed []string, meta map[string]any, at time.Time) {
 	if at.Before(s.now()) {
 		at = s.now() // the log records when the change was made, whatever the object's stamp says
 	}
@@ -431,12 +455,15 @@ func (s *Simulator) logEvent(o *simObject, action string, data, prev map[string]
 	if changed == nil {
 		changed = []string{}
 	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
 	body := map[string]any{
 		"id": ev.id, "date_created": stamp, "date_updated": stamp,
 		"organization_id": "orga_simulator", "user_id": nil, "api_key_id": nil,
 		"request_id":  s.newID("req_"),
 		"object_type": ev.objType, "object_id": ev.objID, "lead_id": leadID, "action": action,
-		"changed_fields": changed, "meta": map[string]any{},
+		"changed_fields": changed, "meta": meta,
 		"data": nilIfEmpty(data), "previous_data": nilIfEmpty(prev),
 	}
 	raw, err := json.Marshal(body)
@@ -445,6 +472,7 @@ func (s *Simulator) logEvent(o *simObject, action string, data, prev map[string]
 	}
 	ev.raw = raw
 	s.events = append(s.events, ev)
+	s.pushLocked(ev)
 }
 
 func nilIfEmpty(m map[string]any) any {
@@ -493,6 +521,9 @@ func (s *Simulator) ordered(typ string, byCreated bool) []*simObject {
 //	GET    /event/?object_type=&action=&date_updated__gte=&_cursor=   the event log, newest first
 //	POST   /{type}/          create        GET /{type}/{id}/   retrieve
 //	PUT    /{type}/{id}/     update        DELETE /{type}/{id}/  delete
+//	POST   /lead/merge/      {"source", "destination"}: merge two leads
+//	POST   /webhook/         subscribe     GET /webhook/          list subscriptions
+//	GET|PUT|DELETE /webhook/{id}/          one subscription
 //
 // Every request needs Basic auth with the API key as user name. Lists
 // answer {"has_more","total_results","data"}; errors {"error": "…"} or, for
@@ -525,6 +556,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.eventLog(w, r, tz)
 	case typ == "data/search" || typ == "event":
 		simError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method))
+	case typ == "webhook":
+		s.serveWebhook(w, r, id)
+	case typ == TypeLead && id == "merge" && r.Method == http.MethodPost:
+		s.httpMerge(w, r)
 	case id == "" && r.Method == http.MethodGet:
 		s.list(w, r, typ, tz)
 	case id == "" && r.Method == http.MethodPost:
@@ -556,7 +591,7 @@ func route(path string) (typ, id string, ok bool) {
 		return "data/search", "", true
 	}
 	for i := n - 1; i >= 0 && i >= n-2; i-- {
-		if segs[i] == "event" || slices.Contains(simTypes, segs[i]) {
+		if segs[i] == "event" || segs[i] == "webhook" || slices.Contains(simTypes, segs[i]) {
 			if i == n-1 {
 				return segs[i], "", true
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/pollwire/pollwire/connectors/source"
+	"github.com/pollwire/pollwire/instances"
 )
 
 // Limits of one poll.
@@ -40,8 +41,9 @@ const (
 
 // Source is the Close connector's vendor logic. One Source serves every
 // Close instance: it holds the rate-limit state of each (base URL, API key,
-// endpoint group), so that instances sharing a key share its budget. It is
-// safe for concurrent use.
+// endpoint group), so that instances sharing a key share its budget. It also
+// takes Close's webhooks (source.Webhook) and subscribes to them
+// (source.Subscriber); see webhook.go. It is safe for concurrent use.
 type Source struct {
 	// MaxLimit is the largest page size asked for (a poller's pageSize is
 	// capped to it); default DefaultMaxLimit.
@@ -112,7 +114,8 @@ func (s *Source) Poll(ctx context.Context, req *source.Request, emit func(source
 	return nil
 }
 
-// poll is one run of Poll with the request's configuration resolved.
+// poll is one run of Poll with the request's configuration resolved; the
+// webhook subscription calls use one too, for its client, auth and limiter.
 type poll struct {
 	src     *Source
 	client  *http.Client
@@ -136,45 +139,58 @@ func (s *Source) newPoll(req *source.Request) (*poll, error) {
 	if req.Settings == nil || req.Poller == nil || req.Poller.URL == nil {
 		return nil, errors.New("closeio: request without settings or poller URL")
 	}
-	base := strings.TrimRight(req.Settings.BaseURL, "/")
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	if u, err := url.Parse(base); err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("closeio: base.url %q is not an absolute URL", req.Settings.BaseURL)
-	}
-	var user, pass string
-	if req.Instance != nil {
-		user, _ = req.Instance.Value("username")
-		pass, _ = req.Instance.Value("password")
-	}
-	if user == "" {
-		return nil, errors.New("closeio: the instance has no API key (username)")
+	p, err := s.newAPI(req.Settings, req.Instance, req.Client)
+	if err != nil {
+		return nil, err
 	}
 	maxLimit := s.MaxLimit
 	if maxLimit <= 0 {
 		maxLimit = DefaultMaxLimit
 	}
-	limit := req.Poller.PageSize
-	if limit <= 0 || limit > maxLimit {
-		limit = maxLimit
+	p.limit = req.Poller.PageSize
+	if p.limit <= 0 || p.limit > maxLimit {
+		p.limit = maxLimit
 	}
-	maxSkip := s.MaxSkip
-	if maxSkip <= 0 {
-		maxSkip = DefaultMaxSkip
+	p.maxSkip = s.MaxSkip
+	if p.maxSkip <= 0 {
+		p.maxSkip = DefaultMaxSkip
 	}
-	p := &poll{
-		src: s, client: req.Client, base: base, apiKey: user, limit: limit, maxSkip: maxSkip,
-		auth:    []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))},
-		idField: req.Poller.IDField,
-	}
-	if p.client == nil {
-		p.client = http.DefaultClient
-	}
-	if p.idField == "" {
-		p.idField = "id"
+	if req.Poller.IDField != "" {
+		p.idField = req.Poller.IDField
 	}
 	return p, nil
+}
+
+// newAPI resolves what every call to Close needs — base URL, Basic auth,
+// HTTP client — for a poll or a webhook subscription call, which share the
+// rate limiters of their API key.
+func (s *Source) newAPI(settings *instances.Settings, inst *instances.Instance, client *http.Client) (*poll, error) {
+	base := ""
+	if settings != nil {
+		base = strings.TrimRight(settings.BaseURL, "/")
+	}
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	if u, err := url.Parse(base); err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("closeio: base.url %q is not an absolute URL", base)
+	}
+	var user, pass string
+	if inst != nil {
+		user, _ = inst.Value("username")
+		pass, _ = inst.Value("password")
+	}
+	if user == "" {
+		return nil, errors.New("closeio: the instance has no API key (username)")
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return &poll{
+		src: s, client: client, base: base, apiKey: user, limit: DefaultMaxLimit, maxSkip: DefaultMaxSkip,
+		auth:    []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))},
+		idField: "id",
+	}, nil
 }
 
 // list pages through a GET list, sorted ascending by the window's date

@@ -20,6 +20,9 @@ var Spec = &connectors.Spec{
 	Config: []connectors.ConfigKey{
 		{Name: "username", Kind: connectors.KindSecret, Required: true, Secret: true, Description: "The Close API key (sent as the Basic auth user name)."},
 		{Name: "password", Kind: connectors.KindSecret, Secret: true, Description: "Basic auth password; Close expects it empty."},
+		// Secret although it grants nothing alone: Subscribe returns it with
+		// the signature key, and the pair is stored (encrypted, masked) alike.
+		{Name: KeyWebhookSubscriptionID, Kind: connectors.KindSecret, Secret: true, Description: "The id (whsub_…) of the Close webhook subscription pollwire created; set automatically by subscribing."},
 	},
 	Resources: []string{"contacts", "accounts", "opportunities", "activities"},
 	HubDefaults: connectors.HubDefaults{
