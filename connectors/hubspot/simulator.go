@@ -52,6 +52,35 @@ type SimOptions struct {
 	// SendRetryAfter adds a Retry-After header to secondly and ten-secondly
 	// refusals (HubSpot documents none).
 	SendRetryAfter bool
+
+	// WebhookURL is where every Create, Update and Archive (through the Go
+	// API or HTTP) is pushed as a signed v3 webhook, asynchronously and
+	// batched. Empty sends none; SetWebhookURL sets it later.
+	WebhookURL string
+	// WebhookSecret signs the webhooks. Default ClientSecret, as HubSpot
+	// signs with the app's client secret.
+	WebhookSecret string
+	// WebhookDropRate is the share of writes whose webhook events are lost
+	// and never sent, drawn from a generator seeded with WebhookSeed.
+	WebhookDropRate float64
+	WebhookSeed     uint64
+	// WebhookRetry are the waits before each retry of a request that failed
+	// (no answer, a timeout, or a status other than 2xx and the 400, 401,
+	// 403, 404 and 405 HubSpot does not retry). nil means
+	// DefaultWebhookRetry; an empty slice, no retries.
+	WebhookRetry []time.Duration
+	// WebhookBatch is the most events per request: 1 to 100, default 100.
+	WebhookBatch int
+	// WebhookClient sends the webhooks. Default: a client with a
+	// DefaultWebhookTimeout timeout.
+	WebhookClient *http.Client
+	// WebhookProperties are the properties whose changes send
+	// propertyChange events (HubSpot subscribes per property); nil means
+	// all of them.
+	WebhookProperties []string
+	// PortalID and AppID fill the events' portalId and appId. Defaults
+	// DefaultPortalID and DefaultAppID.
+	PortalID, AppID int64
 }
 
 // Object is a CRM record as the Simulator holds it.
@@ -75,10 +104,14 @@ type SimFault struct {
 // Simulator is an in-memory HubSpot CRM v3 for tests, the demo and
 // benchmarks: object CRUD, listings (archived too), the CRM search with its
 // limits and index lag, the OAuth v1 token endpoint, bearer auth, rate
-// limits with HubSpot's headers and 429 bodies, and HubSpot's error bodies.
-// It is deterministic given its clock and safe for concurrent use.
+// limits with HubSpot's headers and 429 bodies, HubSpot's error bodies, and
+// signed v3 webhooks of every write (SimOptions.WebhookURL). It is
+// deterministic given its clock (webhook timing aside) and safe for
+// concurrent use.
 type Simulator struct {
 	opts SimOptions
+
+	hooks *simWebhooks
 
 	requests    atomic.Int64
 	searches    atomic.Int64
@@ -140,6 +173,7 @@ func NewSimulator(opts SimOptions) *Simulator {
 	return &Simulator{
 		opts: opts, seq: 1000, objects: map[string]map[string]*simObject{},
 		refresh: opts.RefreshToken, access: map[string]time.Time{},
+		hooks: newSimWebhooks(&opts),
 	}
 }
 
@@ -170,6 +204,7 @@ func (s *Simulator) Create(objectType string, props map[string]string) Object {
 		s.objects[objectType] = map[string]*simObject{}
 	}
 	s.objects[objectType][o.id] = o
+	s.notify("creation", o, props)
 	return o.export()
 }
 
@@ -187,6 +222,7 @@ func (s *Simulator) Update(objectType, id string, props map[string]string) (Obje
 	}
 	o.updated = later(s.now(), o.updated)
 	s.write(o, info, props)
+	s.notify("propertyChange", o, props)
 	return o.export(), true
 }
 
@@ -204,6 +240,7 @@ func (s *Simulator) Archive(objectType, id string) (Object, bool) {
 	o.archived, o.archivedAt = true, o.updated
 	o.props[info.modified] = instant(o.updated)
 	o.versions = nil
+	s.notify("deletion", o, nil)
 	return o.export(), true
 }
 

@@ -97,6 +97,12 @@ func validate(cfg map[string]string) []connectors.Problem {
 			}
 		}
 	}
+	if vt := cfg[connectors.KeyVendorType]; (vt == "webhook" || vt == "webhooks") &&
+		strings.TrimSpace(cfg[connectors.KeyWebhookSecret]) == "" && strings.TrimSpace(cfg[KeyClientSecret]) == "" {
+		// HubSpot signs webhooks with the app's client secret; without it no
+		// push could be verified, and every one would be refused.
+		ps = append(ps, connectors.Problem{Key: connectors.KeyWebhookSecret, Message: "required for event.vendor.type webhook unless oauth.api.secret is set: HubSpot signs webhooks with the app's client secret"})
+	}
 	if z := cfg[KeyTimeZone]; z != "" {
 		if _, err := time.LoadLocation(z); err != nil {
 			ps = append(ps, connectors.Problem{Key: KeyTimeZone, Message: fmt.Sprintf("unknown time zone %q; use an IANA name such as America/New_York", z)})

@@ -53,6 +53,34 @@ type SimOptions struct {
 	MaxLimit int
 	// Auth is what requests must carry; otherwise they get 401.
 	Auth SimAuth
+
+	// WebhookURL is where every Put and Delete (through the Go API or HTTP)
+	// is pushed, asynchronously, one write per request:
+	// {"resource": …, "type": "created"|"updated"|"deleted", "record": {…}}
+	// (see SimPushResource). Empty pushes nothing; SetWebhookURL sets it
+	// later.
+	WebhookURL string
+	// WebhookSecret keys the pushes' HMAC-SHA256 signature.
+	WebhookSecret string
+	// WebhookHeader carries the signature; default X-Signature.
+	WebhookHeader string
+	// WebhookEncoding writes it: hex (default) or base64.
+	WebhookEncoding string
+	// WebhookPrefix writes "sha256=" before the signature.
+	WebhookPrefix bool
+	// WebhookTimestampHeader, when set, carries the push time in epoch
+	// seconds, and the signed message is timestamp + "." + body.
+	WebhookTimestampHeader string
+	// WebhookDropRate is the share of writes whose push is lost, drawn
+	// from a generator seeded with WebhookSeed.
+	WebhookDropRate float64
+	WebhookSeed     uint64
+	// WebhookRetry are the waits before each retry of a failed push. nil
+	// means DefaultWebhookRetry; an empty slice, no retries.
+	WebhookRetry []time.Duration
+	// WebhookClient sends the pushes. Default: a client with a
+	// DefaultWebhookTimeout timeout.
+	WebhookClient *http.Client
 }
 
 // Simulator is a generic JSON vendor API over an in-memory store, for
@@ -65,6 +93,7 @@ type Simulator struct {
 	auth     SimAuth
 
 	requests atomic.Int64
+	hooks    *simWebhooks
 
 	mu        sync.Mutex
 	resources map[string]*simResource
@@ -106,6 +135,7 @@ func NewSimulator(opts SimOptions) *Simulator {
 	if s.auth.Type == "" {
 		s.auth.Type = AuthNone
 	}
+	s.hooks = newSimWebhooks(&opts, s.now)
 	return s
 }
 
@@ -138,6 +168,7 @@ func (s *Simulator) PutAt(resource string, fields map[string]any, at time.Time) 
 	r := s.resource(resource)
 	id := idString(fields["id"])
 	rec := r.byID[id]
+	created := rec == nil
 	if rec == nil {
 		for id == "" || r.byID[id] != nil {
 			r.seq++
@@ -161,6 +192,11 @@ func (s *Simulator) PutAt(resource string, fields map[string]any, at time.Time) 
 	}
 	rec.raw = raw
 	r.dirty = true
+	typ := "updated"
+	if created {
+		typ = "created"
+	}
+	s.notify(resource, typ, raw)
 	return cloneValue(rec.fields).(map[string]any)
 }
 
@@ -214,7 +250,7 @@ func (s *Simulator) setHidden(resource, id string, hidden bool) {
 	}
 }
 
-// Delete removes a record, if there is one.
+// Delete removes a record, if there is one, and pushes its deletion.
 func (s *Simulator) Delete(resource, id string) { s.delete(resource, id) }
 
 func (s *Simulator) delete(resource, id string) bool {
@@ -224,8 +260,20 @@ func (s *Simulator) delete(resource, id string) bool {
 	if r == nil || r.byID[id] == nil {
 		return false
 	}
+	rec := r.byID[id]
 	delete(r.byID, id)
 	r.dirty = true
+	// The deletion carries its own time, at least a millisecond past the
+	// last write, as a vendor's deletion event would.
+	at := s.now().UTC().Truncate(time.Millisecond)
+	if !at.After(rec.updated) {
+		at = rec.updated.Add(time.Millisecond)
+	}
+	tomb := cloneValue(rec.fields).(map[string]any)
+	tomb["updated_at"] = at.Format(SimTimeFormat)
+	if raw, err := json.Marshal(tomb); err == nil {
+		s.notify(resource, "deleted", raw)
+	}
 	return true
 }
 

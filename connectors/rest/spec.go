@@ -5,6 +5,7 @@ package rest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/pollwire/pollwire/connectors"
 )
@@ -20,6 +21,46 @@ const (
 	KeyBearerToken = "bearer.token"
 	KeyHeaderName  = "auth.header.name"
 	KeyHeaderValue = "auth.header.value"
+)
+
+// Webhook configuration keys of the rest connector: how a vendor's pushes
+// are verified and read. The secret is the common
+// event.webhook.signature.key (connectors.KeyWebhookSecret).
+const (
+	// KeyWebhookSignatureHeader names the header carrying the HMAC-SHA256
+	// signature. Default DefaultWebhookSignatureHeader.
+	KeyWebhookSignatureHeader = "webhook.signature.header"
+	// KeyWebhookSignatureEncoding is how the signature is written: hex
+	// (default) or base64. A "sha256=" prefix is accepted either way.
+	KeyWebhookSignatureEncoding = "webhook.signature.encoding"
+	// KeyWebhookTimestampHeader, when set, names a header with the time of
+	// the push (epoch seconds or milliseconds, or RFC 3339): the signed
+	// message is then timestamp + "." + body, and pushes older than
+	// source.MaxWebhookAge are refused.
+	KeyWebhookTimestampHeader = "webhook.timestamp.header"
+	// KeyWebhookRecordsPath is the gjson path of the pushed records: an
+	// array, or one object. Default: the whole body.
+	KeyWebhookRecordsPath = "webhook.records.path"
+	// KeyWebhookRecordPath is the gjson path, inside each pushed item, of
+	// the record itself (what the poller's idField and datesConfiguration
+	// read), for vendors that wrap it: {"type": "updated", "data": {…}}.
+	// Default: the item.
+	KeyWebhookRecordPath = "webhook.record.path"
+	// KeyWebhookResourcePath is the gjson path, inside each pushed item, of
+	// the resource name (a poller resource such as contacts). Default: the
+	// instance's only poller.
+	KeyWebhookResourcePath = "webhook.resource.path"
+	// KeyWebhookTypePath is the gjson path, inside each pushed item, of the
+	// change type: created, updated or deleted. Default: every push is an
+	// update.
+	KeyWebhookTypePath = "webhook.type.path"
+)
+
+// Defaults and values of the webhook keys.
+const (
+	DefaultWebhookSignatureHeader = "X-Signature"
+	EncodingHex                   = "hex"
+	EncodingBase64                = "base64"
 )
 
 // Authentication types.
@@ -59,12 +100,20 @@ var Spec = &connectors.Spec{
 		{Name: KeyBearerToken, Kind: connectors.KindSecret, Secret: true, Description: "Bearer token, for authentication.type bearer."},
 		{Name: KeyHeaderName, Kind: connectors.KindString, Description: "Header name, for authentication.type header (e.g. X-API-Key)."},
 		{Name: KeyHeaderValue, Kind: connectors.KindSecret, Secret: true, Description: "Header value, for authentication.type header."},
+		{Name: KeyWebhookSignatureHeader, Kind: connectors.KindString, Default: DefaultWebhookSignatureHeader, Description: "Webhooks: the header with the HMAC-SHA256 of the push, keyed with event.webhook.signature.key."},
+		{Name: KeyWebhookSignatureEncoding, Kind: connectors.KindEnum, Default: EncodingHex, Values: []string{EncodingHex, EncodingBase64}, Description: `Webhooks: how the signature is written, hex or base64; a "sha256=" prefix is accepted.`},
+		{Name: KeyWebhookTimestampHeader, Kind: connectors.KindString, Description: `Webhooks: a header with the push's time (epoch seconds or ms, or RFC 3339); when set, the signed message is timestamp + "." + body and pushes older than 5 minutes are refused.`},
+		{Name: KeyWebhookRecordsPath, Kind: connectors.KindString, Description: "Webhooks: gjson path of the pushed records (an array or one object); default the whole body."},
+		{Name: KeyWebhookRecordPath, Kind: connectors.KindString, Description: "Webhooks: gjson path, in each pushed item, of the record the poller's idField and datesConfiguration read; default the item."},
+		{Name: KeyWebhookResourcePath, Kind: connectors.KindString, Description: "Webhooks: gjson path, in each pushed item, of its resource (a poller resource name); default the instance's only poller."},
+		{Name: KeyWebhookTypePath, Kind: connectors.KindString, Description: "Webhooks: gjson path, in each pushed item, of created, updated or deleted; default every push is UPDATED."},
 	},
 	ResourceFields: []connectors.ConfigKey{
 		{Name: FieldRecordsPath, Kind: connectors.KindString, Description: "gjson path of the records array in a page; empty when the page is the array."},
 		{Name: FieldPagination, Kind: connectors.KindJSON, Description: `{"type": "none|offset|page|cursor|next", ...}: offset uses offsetParam (default offset) and hasMorePath; page uses pageParam (default page), firstPage (default 1) and hasMorePath; cursor uses cursorPath (required), cursorParam (default cursor) and hasMorePath; next uses nextPath (an absolute URL or a path relative to base.url) or else the Link rel="next" header. Every type sends pageSize as limitParam (default limit). Without hasMorePath, offset and page paging go on while pages come back full.`},
 	},
 	Polling:          true,
+	Webhooks:         true,
 	Validate:         validate,
 	ValidateResource: validateResource,
 }
@@ -89,7 +138,28 @@ func validate(cfg map[string]string) []connectors.Problem {
 	case AuthHeader:
 		need(KeyHeaderName, KeyHeaderValue)
 	}
+	if vt := cfg[connectors.KeyVendorType]; (vt == "webhook" || vt == "webhooks") && strings.TrimSpace(cfg[connectors.KeyWebhookSecret]) == "" {
+		// Unsigned pushes would let anyone who learns the intake URL inject
+		// events, so the rest connector takes none.
+		ps = append(ps, connectors.Problem{Key: connectors.KeyWebhookSecret, Message: "required for event.vendor.type webhook: every push is verified with it"})
+	}
+	for _, k := range []string{KeyWebhookSignatureHeader, KeyWebhookTimestampHeader} {
+		if v, ok := cfg[k]; ok && v != "" && !isToken(v) {
+			ps = append(ps, connectors.Problem{Key: k, Message: fmt.Sprintf("%q is not an HTTP header name", v)})
+		}
+	}
 	return ps
+}
+
+// isToken reports whether s is an HTTP header name (RFC 9110 token).
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Pagination is a resource's declared paging scheme.

@@ -213,7 +213,7 @@ func TestCreateInvalid(t *testing.T) {
 		{"retry interval under 1s", edited(closePolling, cfg("event.notification.retry.interval", "10ms")), `configuration."event.notification.retry.interval"`},
 		{"vendor type bogus", edited(closePolling, cfg("event.vendor.type", "push")), `configuration."event.vendor.type"`},
 		{"webhook vendor type for salesforce", edited(salesforceBody, cfg("event.vendor.type", "webhook")), `configuration."event.vendor.type"`},
-		{"webhook vendor type for rest", edited(restBody, cfg("event.vendor.type", "webhooks")), `configuration."event.vendor.type"`},
+		{"webhooks for rest without a signature key", edited(restBody, cfg("event.vendor.type", "webhooks")), `configuration."event.webhook.signature.key"`},
 		{"poller start not RFC 3339", edited(closePolling, cfg("event.poller.start", "2026-01-02 15:04")), `configuration."event.poller.start"`},
 		{"poller configuration invalid JSON string", edited(closePolling, cfg("event.poller.configuration", `{"contacts": {"url": "/hubs/crm/contacts"}`)), pollerCfg},
 		{"poller configuration an array", edited(closePolling, cfg("event.poller.configuration", []any{map[string]any{"url": "/hubs/crm/contacts"}})), pollerCfg},

@@ -55,13 +55,14 @@ func (hookSource) Changes(req *source.WebhookRequest) ([]source.Change, error) {
 
 type eventSink struct {
 	mu     sync.Mutex
-	events map[string]int // objectId@date → deliveries
+	events map[string]int    // objectId@date → deliveries
+	types  map[string]string // objectId@date → eventType
 }
 
 func (s *eventSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m struct {
 		Message struct {
-			Events []struct{ ObjectID, Date string }
+			Events []struct{ ObjectID, Date, EventType string }
 		}
 	}
 	b, _ := io.ReadAll(r.Body)
@@ -69,7 +70,12 @@ func (s *eventSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	for _, ev := range m.Message.Events {
 		d, _ := time.Parse(time.RFC3339Nano, ev.Date)
-		s.events[ev.ObjectID+"@"+d.UTC().Format(time.RFC3339Nano)]++
+		k := ev.ObjectID + "@" + d.UTC().Format(time.RFC3339Nano)
+		s.events[k]++
+		if s.types == nil {
+			s.types = map[string]string{}
+		}
+		s.types[k] = ev.EventType
 	}
 	s.mu.Unlock()
 }

@@ -78,10 +78,18 @@ func (e *Engine) acceptResource(ctx context.Context, inst *instances.Instance, s
 			k = deletedKey(c.ObjectID)
 		}
 		if !c.Date.IsZero() {
-			if prev, ok := st.Seen[k]; ok && prev >= c.Date.UnixNano() {
-				continue // the poller or an earlier push delivered it
+			// Pushes arrive out of order (vendors retry), so a push is a
+			// repeat only when this exact (id, date) was delivered — by an
+			// earlier push or by the poller — not when a newer one was.
+			d := c.Date.UnixNano()
+			exact := exactKey(k, d)
+			if _, dup := st.Seen[exact]; dup || st.Seen[k] == d {
+				continue
 			}
-			st.Seen[k] = c.Date.UnixNano()
+			st.Seen[exact] = d
+			if st.Seen[k] < d {
+				st.Seen[k] = d // what the poller compares against
+			}
 		}
 		date := c.Date
 		if date.IsZero() {
@@ -143,6 +151,9 @@ func (e *Engine) dedupeState(key scheduler.Key, inst *instances.Instance) (*poll
 	e.hooks[key] = p
 	return p, false
 }
+
+// exactKey remembers one pushed (id, date) pair among the seen ids.
+func exactKey(k string, d int64) string { return k + "\x00" + strconv.FormatInt(d, 10) }
 
 // IntakePath is the path a vendor pushes an instance's changes to.
 func IntakePath(connectorKey string, id int64) string {
