@@ -1,12 +1,17 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +241,67 @@ func TestHybridWithDroppedWebhooks(t *testing.T) {
 	deliveredOnce(t, sink, run.want)
 	if _, _, dropped := sim.Webhooks(); dropped < 40 {
 		t.Fatalf("only %d webhooks dropped; the test would not exercise the poller", dropped)
+	}
+}
+
+// TestIntakeSignatureTable: of these pushes to the intake, only the first
+// is accepted, and the refused ones queue nothing.
+func TestIntakeSignatureTable(t *testing.T) {
+	sim := closeio.NewSimulator(closeio.SimOptions{WebhookRetry: []time.Duration{}})
+	t.Cleanup(sim.Close)
+	sink := &eventSink{events: map[string]int{}}
+	d, e, id := startCloseDaemon(t, sim, sink, true, false)
+	inst, err := d.Store().GetInstance(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyHex, _ := inst.Value("event.webhook.signature.key")
+	key, err := hex.DecodeString(keyHex)
+	if err != nil || len(key) == 0 {
+		t.Fatalf("stored signature key %q: %v", keyHex, err)
+	}
+	body := []byte(`{"subscription_id":"whsub_1","event":{"id":"ev_1","object_type":"contact","action":"created","object_id":"cont_x","lead_id":"lead_x","data":{"id":"cont_x","lead_id":"lead_x","date_created":"2026-01-02T03:04:05.123456+00:00","date_updated":"2026-01-02T03:04:05.123456+00:00"},"date_created":"2026-01-02T03:04:05.124000","date_updated":"2026-01-02T03:04:05.124000"}}`)
+	sign := func(ts string, b []byte) string {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(ts))
+		mac.Write(b)
+		return hex.EncodeToString(mac.Sum(nil))
+	}
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	stale := strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)
+	path := engine.IntakePath("closeio", id)
+	cases := []struct {
+		name   string
+		path   string
+		body   []byte
+		hdr    map[string]string
+		status int
+	}{
+		{"valid", path, body, map[string]string{"close-sig-timestamp": now, "close-sig-hash": sign(now, body)}, 200},
+		{"wrong signature", path, body, map[string]string{"close-sig-timestamp": now, "close-sig-hash": sign(now, []byte("other"))}, 401},
+		{"tampered body", path, append(body[:len(body)-1:len(body)-1], ' ', '}'), map[string]string{"close-sig-timestamp": now, "close-sig-hash": sign(now, body)}, 401},
+		{"stale timestamp", path, body, map[string]string{"close-sig-timestamp": stale, "close-sig-hash": sign(stale, body)}, 401},
+		{"missing headers", path, body, nil, 401},
+		{"unknown instance", engine.IntakePath("closeio", id+1000), body, map[string]string{"close-sig-timestamp": now, "close-sig-hash": sign(now, body)}, 404},
+		{"another connector's path", engine.IntakePath("hubspot", id), body, map[string]string{"close-sig-timestamp": now, "close-sig-hash": sign(now, body)}, 404},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest("POST", e.base+tc.path, bytes.NewReader(tc.body))
+		for k, v := range tc.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
+	}
+	var rows []eventRow
+	e.do("GET", fmt.Sprintf("/elements/api-v2/instances/%d/events", id), nil, &rows)
+	if len(rows) != 1 {
+		t.Fatalf("%d notifications queued, want only the valid push's", len(rows))
 	}
 }
