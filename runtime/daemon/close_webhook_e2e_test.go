@@ -178,7 +178,13 @@ func startCloseDaemon(t *testing.T, sim *closeio.Simulator, sink *eventSink, web
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if containsStr(string(b), engine.IntakePath("closeio", inst.ID)) {
-				break
+				// Subscribed at Close; the key must be stored too before a
+				// push can verify.
+				if stored, err := d.Store().GetInstance(context.Background(), inst.ID); err == nil {
+					if k, _ := stored.Value("event.webhook.signature.key"); k != "" {
+						break
+					}
+				}
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("pollwire never subscribed: %s", b)

@@ -277,54 +277,78 @@ func (e *Engine) prune(ctx context.Context) {
 // Apply starts, changes or stops an instance's pollers to match its
 // settings. It takes effect at once.
 func (e *Engine) Apply(inst *instances.Instance, s *instances.Settings) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.instances[inst.ID] = &instanceRT{inst: inst, settings: s}
-	if e.bg != nil {
-		e.subscribe(inst, s)
-	}
+	rt := &instanceRT{inst: inst, settings: s}
 	wanted := map[string]bool{}
 	if !inst.Disabled && s.NotificationsEnabled {
 		for i := range s.Pollers {
 			wanted[s.Pollers[i].Resource] = true
 		}
 	}
+	e.mu.Lock()
+	e.instances[inst.ID] = rt
+	if e.bg != nil {
+		e.subscribe(inst, s)
+	}
 	for _, k := range e.sched.Keys(inst.ID) {
 		if !wanted[k.Resource] {
 			e.sched.Remove(k)
 		}
 	}
-	if len(wanted) == 0 {
-		return
-	}
-	var stored map[string]store.PollerState
-	var fresh []store.PollerState
+	var missing []string
 	for res := range wanted {
-		key := scheduler.Key{Instance: inst.ID, Resource: res}
-		if _, ok := e.pollers[key]; !ok {
-			if stored == nil {
-				stored = e.loadStates(inst.ID)
-			}
+		if _, ok := e.pollers[scheduler.Key{Instance: inst.ID, Resource: res}]; !ok {
+			missing = append(missing, res)
+		}
+	}
+	e.mu.Unlock()
+
+	// Store I/O happens outside the engine's lock, so polls in flight and
+	// the admin API do not wait on an fsync.
+	made := map[string]*pollerRT{}
+	if len(missing) > 0 {
+		stored := e.loadStates(inst.ID)
+		var fresh []store.PollerState
+		for _, res := range missing {
 			st, ok := stored[res]
-			if !ok {
-				st = store.PollerState{InstanceID: inst.ID, Resource: res, Watermark: e.firstWatermark(inst, s)}
+			if !ok || st.Watermark.IsZero() {
+				// New, or only pushed to so far (webhook seen ids): the
+				// poller starts now, keeping what pushes delivered.
+				seen := st.Seen
+				st = store.PollerState{InstanceID: inst.ID, Resource: res, Watermark: e.firstWatermark(inst, s), Seen: seen, Events: st.Events}
 				fresh = append(fresh, st)
 			}
-			e.pollers[key] = &pollerRT{class: inst.ConnectorKey, state: st}
+			made[res] = &pollerRT{class: inst.ConnectorKey, state: st}
 		}
-		e.sched.Set(key, s.Schedule)
+		if len(fresh) > 0 {
+			// A new poller's first watermark must survive a crash before its
+			// first poll, or a restart would start it later and miss changes.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := e.cfg.Store.SavePollerStates(ctx, fresh); err != nil {
+				e.cfg.Logger.Error("saving new poller states failed", "instance", inst.ID, "err", err)
+				for _, st := range fresh {
+					made[st.Resource].dirty = true
+				}
+			}
+			cancel()
+		}
 	}
-	if len(fresh) > 0 {
-		// A new poller's first watermark must survive a crash before its
-		// first poll, or a restart would start it later and miss changes.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.cfg.Store.SavePollerStates(ctx, fresh); err != nil {
-			e.cfg.Logger.Error("saving new poller states failed", "instance", inst.ID, "err", err)
-			for _, st := range fresh {
-				e.pollers[scheduler.Key{Instance: inst.ID, Resource: st.Resource}].dirty = true
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Removed or re-applied meanwhile: the later call decides. (Rotated
+	// secrets replace the instanceRT but keep its settings.)
+	if cur, ok := e.instances[inst.ID]; !ok || cur.settings != s {
+		return
+	}
+	for res := range wanted {
+		key := scheduler.Key{Instance: inst.ID, Resource: res}
+		if p, ok := made[res]; ok {
+			if _, exists := e.pollers[key]; !exists {
+				e.pollers[key] = p
+				delete(e.hooks, key) // the poller holds the seen ids from now on
 			}
 		}
+		e.sched.Set(key, s.Schedule)
 	}
 }
 
