@@ -566,3 +566,42 @@ func TestSaveSecretsPersistsRotatedCredentials(t *testing.T) {
 		t.Fatal("the running instance lost its other secrets")
 	}
 }
+
+// TestPollerAddedAfterPushesStartsNow: a resource that was only pushed to
+// has seen ids but no watermark; when a poller is added for it, it starts
+// at the time it was added, keeping the pushed ids, instead of reading the
+// vendor's whole history.
+func TestPollerAddedAfterPushesStartsNow(t *testing.T) {
+	h := newHarness(t)
+	inst := h.provision("late-poller", "contacts")
+	s, err := inst.Settings(registry.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(time.Hour)
+	pushedAt := h.clk.Now().Add(-time.Second)
+	n, err := h.eng.AcceptWebhook(context.Background(), inst, s, []source.Change{{Resource: "deals", Type: Created, ObjectID: "d1", Date: pushedAt, Raw: []byte(`{"id":"d1"}`)}})
+	if err != nil || n != 1 {
+		t.Fatalf("push: %d, %v", n, err)
+	}
+	h.sink.waitEvents(t, 1)
+	// PATCH adds a deals poller an hour after creation.
+	later := inst.Clone()
+	later.UpdatedAt = h.clk.Now()
+	p := s.Pollers[0]
+	p.Resource = "deals"
+	withDeals := *s
+	withDeals.Pollers = append([]instances.Poller{}, s.Pollers...)
+	withDeals.Pollers = append(withDeals.Pollers, p)
+	h.eng.Apply(later, &withDeals)
+	st := h.status(later, "deals")
+	if !st.Watermark.Equal(h.clk.Now()) {
+		t.Fatalf("the new poller starts at %v, want now (%v)", st.Watermark, h.clk.Now())
+	}
+	// The pushed change is still remembered: polling it again is no event.
+	h.sim.PutAt("deals", map[string]any{"id": "d1"}, pushedAt)
+	h.poll(later, "deals")
+	if got := byChange(h.sink.all()); len(got) != 1 {
+		t.Fatalf("d1 delivered again by the poller: %v", got)
+	}
+}
