@@ -17,6 +17,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 )
@@ -352,7 +353,7 @@ func (p *poll) search(ctx context.Context, q *Query, from time.Time, emit func(s
 			seen = map[string]bool{}
 		}
 		if seen[cursor] {
-			return p.vendorError(http.MethodPost, q.Path, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", clip(cursor, 100)))
+			return p.vendorError(http.MethodPost, q.Path, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(cursor, 100)))
 		}
 		seen[cursor] = true
 		body["cursor"] = cursor
@@ -401,7 +402,7 @@ func (p *poll) deletions(ctx context.Context, objectType string, since time.Time
 			seen = map[string]bool{}
 		}
 		if seen[next] {
-			return p.vendorError(http.MethodGet, target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", clip(next, 100)))
+			return p.vendorError(http.MethodGet, target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(next, 100)))
 		}
 		seen[next] = true
 		// Close wants the other filters again with the cursor, which
@@ -414,12 +415,12 @@ func (p *poll) deletions(ctx context.Context, objectType string, since time.Time
 func deletion(raw []byte) (source.Record, error) {
 	id := gjson.GetBytes(raw, "object_id")
 	if id.Type != gjson.String || id.Str == "" {
-		return source.Record{}, fmt.Errorf("deleted event without object_id: %s", clip(oneLine(string(raw)), 120))
+		return source.Record{}, fmt.Errorf("deleted event without object_id: %s", vendor.Clip(vendor.OneLine(string(raw)), 120))
 	}
 	d := gjson.GetBytes(raw, "date_updated")
 	at, ok := parseEventTime(d.String())
 	if d.Type != gjson.String || !ok {
-		return source.Record{}, fmt.Errorf("deleted event %s: date_updated %q is not a date", id.Str, clip(d.String(), 60))
+		return source.Record{}, fmt.Errorf("deleted event %s: date_updated %q is not a date", id.Str, vendor.Clip(d.String(), 60))
 	}
 	return source.Record{Raw: raw, Deleted: true, ID: id.Str, DeletedAt: at}, nil
 }
@@ -619,12 +620,12 @@ func (p *poll) vendorError(method, target string, status int, msg string) *sourc
 // {"error": {"message": …}} (429), or {"errors": […], "field-errors":
 // {field: message}} (400); else an excerpt of the body.
 func closeMessage(body []byte) string {
-	if len(body) > 0 && validJSON(body) {
+	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
 		if e := gjson.GetBytes(body, "error"); e.Type == gjson.String && strings.TrimSpace(e.Str) != "" {
-			return clip(oneLine(e.Str), 500)
+			return vendor.Clip(vendor.OneLine(e.Str), 500)
 		}
 		if e := gjson.GetBytes(body, "error.message"); e.Type == gjson.String && strings.TrimSpace(e.Str) != "" {
-			return clip(oneLine(e.Str), 500)
+			return vendor.Clip(vendor.OneLine(e.Str), 500)
 		}
 		var parts []string
 		gjson.GetBytes(body, "errors").ForEach(func(_, v gjson.Result) bool {
@@ -638,10 +639,10 @@ func closeMessage(body []byte) string {
 			return len(parts) < 10
 		})
 		if len(parts) > 0 {
-			return clip(oneLine(strings.Join(parts, "; ")), 500)
+			return vendor.Clip(vendor.OneLine(strings.Join(parts, "; ")), 500)
 		}
 	}
-	if ex := clip(oneLine(string(body)), 200); ex != "" {
+	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
 		return ex
 	}
 	return "empty response body"
@@ -653,27 +654,4 @@ func cloneValues(v url.Values) url.Values {
 		c[k] = append([]string(nil), vs...)
 	}
 	return c
-}
-
-// oneLine makes vendor text fit in a log line.
-func oneLine(s string) string {
-	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i] + "…"
 }

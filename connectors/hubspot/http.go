@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -259,10 +260,10 @@ func redact(target string) string {
 // vendorMessage is HubSpot's explanation in an error body:
 // {"status":"error","message":…,"category":…}, else an excerpt.
 func vendorMessage(body []byte) string {
-	if len(body) > 0 && depthWithin(body, maxDepth) && gjson.ValidBytes(body) {
+	if len(body) > 0 && vendor.ValidJSON(body, maxDepth) {
 		msg := gjson.GetBytes(body, "message")
 		if msg.Type == gjson.String && strings.TrimSpace(msg.Str) != "" {
-			out := clip(oneLine(msg.Str), 500)
+			out := vendor.Clip(vendor.OneLine(msg.Str), 500)
 			if c := gjson.GetBytes(body, "category"); c.Type == gjson.String && c.Str != "" {
 				out += " (" + c.Str + ")"
 			} else if c := gjson.GetBytes(body, "policyName"); c.Type == gjson.String && c.Str != "" {
@@ -271,7 +272,7 @@ func vendorMessage(body []byte) string {
 			return out
 		}
 	}
-	if ex := clip(oneLine(string(body)), 200); ex != "" {
+	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
 		return ex
 	}
 	return "empty response body"

@@ -2,7 +2,6 @@ package hubspot
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 )
 
 // maxDepth bounds the nesting of a page: gjson validates recursively, so a
@@ -49,7 +50,7 @@ func parseSearchPage(body []byte, dateProp string) (page, error) {
 		}
 		t, ok := parseInstant(v)
 		if !ok {
-			return time.Time{}, fmt.Errorf("neither properties.%s nor updatedAt is a date: %s", dateProp, clip(v.Raw, 60))
+			return time.Time{}, fmt.Errorf("neither properties.%s nor updatedAt is a date: %s", dateProp, vendor.Clip(v.Raw, 60))
 		}
 		return t, nil
 	})
@@ -62,7 +63,7 @@ func parseArchivedPage(body []byte) (page, error) {
 		v := r.Get("archivedAt")
 		t, ok := parseInstant(v)
 		if !ok {
-			return time.Time{}, fmt.Errorf("archivedAt is not a date: %s", clip(v.Raw, 60))
+			return time.Time{}, fmt.Errorf("archivedAt is not a date: %s", vendor.Clip(v.Raw, 60))
 		}
 		return t, nil
 	})
@@ -76,14 +77,14 @@ func parseListPage(body []byte) (page, error) {
 
 func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, error) {
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
-	if !depthWithin(body, maxDepth) || !gjson.ValidBytes(body) {
-		return page{}, invalidJSON(body)
+	if !vendor.ValidJSON(body, maxDepth) {
+		return page{}, vendor.InvalidJSON(body, maxDepth)
 	}
 	// The body is never written again, so gjson may read it in place.
 	doc := unsafe.String(unsafe.SliceData(body), len(body))
 	root := gjson.Parse(doc)
 	if !root.IsObject() {
-		return page{}, fmt.Errorf("the response is not a JSON object: %s", clip(doc, 60))
+		return page{}, fmt.Errorf("the response is not a JSON object: %s", vendor.Clip(doc, 60))
 	}
 	results := root.Get("results")
 	if !results.IsArray() {
@@ -95,7 +96,7 @@ func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, e
 	results.ForEach(func(_, r gjson.Result) bool {
 		rec := record{raw: slice(body, r)}
 		if !r.IsObject() {
-			err = fmt.Errorf("result %d is not an object: %s", i, clip(r.Raw, 60))
+			err = fmt.Errorf("result %d is not an object: %s", i, vendor.Clip(r.Raw, 60))
 			return false
 		}
 		id := r.Get("id")
@@ -106,7 +107,7 @@ func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, e
 			rec.id = strings.Clone(id.Raw) // as sent: big ids must not go through float64
 		}
 		if rec.id == "" {
-			err = fmt.Errorf("result %d has no id: %s", i, clip(r.Raw, 60))
+			err = fmt.Errorf("result %d has no id: %s", i, vendor.Clip(r.Raw, 60))
 			return false
 		}
 		if when != nil {
@@ -175,73 +176,4 @@ func gjsonEscape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-// depthWithin reports whether the brackets of b, outside strings, nest at
-// most max deep.
-func depthWithin(b []byte, max int) bool {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > max {
-				return false
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return true
-}
-
-// invalidJSON explains why a body is not JSON; it runs only on failure.
-func invalidJSON(body []byte) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("invalid JSON in response: empty body")
-	}
-	if !depthWithin(body, maxDepth) {
-		return fmt.Errorf("invalid JSON in response: nested more than %d deep", maxDepth)
-	}
-	var v json.RawMessage
-	var se *json.SyntaxError
-	if err := json.Unmarshal(body, &v); errors.As(err, &se) {
-		return fmt.Errorf("invalid JSON in response: %s at byte %d, starting %q", se.Error(), se.Offset, clip(oneLine(string(body)), 60))
-	}
-	return fmt.Errorf("invalid JSON in response, starting %q", clip(oneLine(string(body)), 60))
-}
-
-// oneLine makes vendor text fit in a log line.
-func oneLine(s string) string {
-	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i] + "…"
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -443,7 +444,7 @@ func (p *poll) archived(ctx context.Context, emit func(source.Record) error) err
 			return nil
 		}
 		if seen[pg.next] || pages >= MaxPages {
-			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the archived listing does not advance: after=%q", clip(pg.next, 100)))
+			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the archived listing does not advance: after=%q", vendor.Clip(pg.next, 100)))
 		}
 		seen[pg.next] = true
 		params.Set("after", pg.next)
@@ -480,7 +481,7 @@ func (p *poll) list(ctx context.Context, emit func(source.Record) error) error {
 			return nil
 		}
 		if seen[pg.next] || pages >= MaxPages {
-			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the listing does not advance: after=%q", clip(pg.next, 100)))
+			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the listing does not advance: after=%q", vendor.Clip(pg.next, 100)))
 		}
 		seen[pg.next] = true
 		params.Set("after", pg.next)

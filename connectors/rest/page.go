@@ -2,19 +2,14 @@ package rest
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
-)
 
-// maxDepth bounds the nesting of a page. gjson validates recursively, so a
-// 64 MiB body of "[[[[…" would otherwise overflow the goroutine stack, a
-// crash no recover catches. encoding/json uses the same bound.
-const maxDepth = 10_000
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
+)
 
 // page is one parsed page body: where its records are and what it says
 // about the next page.
@@ -33,8 +28,8 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // the records it yields alias it.
 func parsePage(body []byte, recordsPath string, pg *Pagination) (page, error) {
 	body = bytes.TrimPrefix(body, utf8BOM) // some Windows-hosted APIs send one
-	if !validJSON(body) {
-		return page{}, invalidJSON(body)
+	if !vendor.ValidJSON(body, vendor.MaxDepth) {
+		return page{}, vendor.InvalidJSON(body, vendor.MaxDepth)
 	}
 	// The body is never written again, so gjson may read it as a string
 	// without the copy GetBytes makes of every result.
@@ -123,78 +118,14 @@ func (p *page) slice(v gjson.Result) []byte {
 	return []byte(v.Raw)
 }
 
+// kind names r's JSON type for messages; this connector's say "empty" for
+// a missing value and "not an array" for an array.
 func kind(r gjson.Result) string {
 	switch {
 	case !r.Exists():
 		return "empty"
-	case r.IsObject():
-		return "an object"
-	case r.Type == gjson.String:
-		return "a string"
-	case r.Type == gjson.Number:
-		return "a number"
-	case r.Type == gjson.True, r.Type == gjson.False:
-		return "a boolean"
-	case r.Type == gjson.Null:
-		return "null"
+	case r.IsArray():
+		return "not an array"
 	}
-	return "not an array"
-}
-
-// validJSON reports whether b is one JSON value nested at most maxDepth
-// deep.
-func validJSON(b []byte) bool {
-	return depthWithin(b, maxDepth) && gjson.ValidBytes(b)
-}
-
-// depthWithin reports whether the brackets of b, outside strings, nest at
-// most max deep. It runs before gjson's recursive validator, which would
-// otherwise recurse once per bracket.
-func depthWithin(b []byte, max int) bool {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > max {
-				return false
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return true
-}
-
-// invalidJSON explains why a body is not JSON. It runs only on failure, so
-// encoding/json's slower scanner may say where.
-func invalidJSON(body []byte) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("invalid JSON in response: empty body")
-	}
-	if !depthWithin(body, maxDepth) {
-		return fmt.Errorf("invalid JSON in response: nested more than %d deep", maxDepth)
-	}
-	var v json.RawMessage
-	err := json.Unmarshal(body, &v)
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON in response: %s at byte %d, starting %q", se.Error(), se.Offset, clip(oneLine(string(body)), 60))
-	case err != nil:
-		return fmt.Errorf("invalid JSON in response: %s", err.Error())
-	}
-	return fmt.Errorf("invalid JSON in response, starting %q", clip(oneLine(string(body)), 60))
+	return vendor.Kind(r)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -193,7 +194,7 @@ func (p *poll) run(ctx context.Context, emit func(source.Record) error) error {
 		case PageCursor:
 			if more = pg.cursor != "" && (p.pg.HasMorePath == "" || pg.hasMore); more {
 				if !firstVisit(&seen, pg.cursor) {
-					return p.vendorError(target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", clip(pg.cursor, 100)))
+					return p.vendorError(target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(pg.cursor, 100)))
 				}
 				cursor = pg.cursor
 			}
@@ -323,7 +324,7 @@ func (p *poll) resolveNext(current *url.URL, ref string) (*url.URL, error) {
 	ref = strings.TrimSpace(ref)
 	r, err := url.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("next page %q is not a valid URL", clip(ref, 200))
+		return nil, fmt.Errorf("next page %q is not a valid URL", vendor.Clip(ref, 200))
 	}
 	var u *url.URL
 	switch {
@@ -331,7 +332,7 @@ func (p *poll) resolveNext(current *url.URL, ref string) (*url.URL, error) {
 		u = r
 	case p.pg.NextPath != "" && strings.HasPrefix(ref, "/") && !strings.HasPrefix(ref, "//") && !underPath(ref, p.base.Path):
 		if u, err = url.Parse(strings.TrimRight(p.base.String(), "/") + ref); err != nil {
-			return nil, fmt.Errorf("next page %q is not a valid URL", clip(ref, 200))
+			return nil, fmt.Errorf("next page %q is not a valid URL", vendor.Clip(ref, 200))
 		}
 	default:
 		u = current.ResolveReference(r)
@@ -535,46 +536,20 @@ func (p *poll) vendorError(target *url.URL, status int, msg string) *source.Vend
 // vendorMessage finds the vendor's own explanation in an error body, else
 // returns a short excerpt of it.
 func vendorMessage(body []byte) string {
-	if len(body) > 0 && validJSON(body) {
+	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
 		for _, path := range []string{"message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"} {
 			// Error bodies are small (errorBodyLimit), so the copy GetBytes
 			// makes does not matter.
 			if r := gjson.GetBytes(body, path); r.Type == gjson.String && strings.TrimSpace(r.Str) != "" {
-				return clip(oneLine(r.Str), 500)
+				return vendor.Clip(vendor.OneLine(r.Str), 500)
 			}
 		}
 	}
-	if ex := clip(oneLine(string(body)), 200); ex != "" {
+	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
 		return ex
 	}
 	return "empty response body"
 }
-
-// oneLine makes vendor text fit in a log line: control characters become
-// spaces and invalid UTF-8 is replaced.
-func oneLine(s string) string {
-	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !isRuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // sensitiveParams are fragments of query parameter names whose values are
 // masked in error messages: poller URLs sometimes carry API keys.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -103,5 +104,5 @@ func transportError(ctx context.Context, client *http.Client, req *http.Request,
 func shortURL(u *url.URL) string {
 	c := *u
 	c.User = nil
-	return clip(c.String(), 500)
+	return vendor.Clip(c.String(), 500)
 }

@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-)
 
-// maxDepth bounds the nesting of an answer: gjson validates recursively, so
-// a body of "[[[[…" would otherwise overflow the stack, a crash no recover
-// catches. encoding/json uses the same bound.
-const maxDepth = 10_000
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
+)
 
 // queryPage is one answer of query or queryMore.
 type queryPage struct {
@@ -120,12 +117,12 @@ func parseDeleted(body []byte) (deletedPage, error) {
 	res[0].ForEach(func(_, v gjson.Result) bool {
 		id, date := v.Get("id"), v.Get("deletedDate")
 		if id.Type != gjson.String || id.Str == "" {
-			err = fmt.Errorf("%w: a deleted record has no id: %s", ErrResponse, clip(v.Raw, 120))
+			err = fmt.Errorf("%w: a deleted record has no id: %s", ErrResponse, vendor.Clip(v.Raw, 120))
 			return false
 		}
 		at, perr := ParseTime(date.String())
 		if date.Type != gjson.String || perr != nil {
-			err = fmt.Errorf("%w: deleted record %s has no readable deletedDate: %s", ErrResponse, clip(id.Str, 40), clip(v.Raw, 120))
+			err = fmt.Errorf("%w: deleted record %s has no readable deletedDate: %s", ErrResponse, vendor.Clip(id.Str, 40), vendor.Clip(v.Raw, 120))
 			return false
 		}
 		out.records = append(out.records, deletion{id: id.Str, at: at, raw: slice(body, v), date: date.Str})
@@ -170,7 +167,7 @@ type apiError struct {
 // It returns nil for anything else.
 func parseErrors(body []byte) []apiError {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || !depthWithin(body, 64) || !gjson.ValidBytes(body) {
+	if len(body) == 0 || !vendor.DepthWithin(body, 64) || !gjson.ValidBytes(body) {
 		return nil
 	}
 	one := func(v gjson.Result) (apiError, bool) {
@@ -218,17 +215,17 @@ func errorsMessage(errs []apiError, body []byte) string {
 		if s == "" {
 			return "empty body"
 		}
-		return clip(oneLine(s), 200)
+		return vendor.Clip(oneLine(s), 200)
 	}
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
 		switch {
 		case e.Code == "":
-			parts = append(parts, clip(oneLine(e.Message), 300))
+			parts = append(parts, vendor.Clip(oneLine(e.Message), 300))
 		case e.Message == "":
 			parts = append(parts, e.Code)
 		default:
-			parts = append(parts, e.Code+": "+clip(oneLine(e.Message), 300))
+			parts = append(parts, e.Code+": "+vendor.Clip(oneLine(e.Message), 300))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -266,56 +263,18 @@ func checkJSON(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fmt.Errorf("%w: empty body", ErrResponse)
 	}
-	if !depthWithin(body, maxDepth) {
-		return fmt.Errorf("%w: JSON nested more than %d deep", ErrResponse, maxDepth)
+	if !vendor.DepthWithin(body, vendor.MaxDepth) {
+		return fmt.Errorf("%w: JSON nested more than %d deep", ErrResponse, vendor.MaxDepth)
 	}
 	if !gjson.ValidBytes(body) {
-		return fmt.Errorf("%w: invalid JSON, starting %q", ErrResponse, clip(oneLine(string(body)), 60))
+		return fmt.Errorf("%w: invalid JSON, starting %q", ErrResponse, vendor.Clip(oneLine(string(body)), 60))
 	}
 	return nil
 }
 
-// depthWithin reports whether the brackets of b, outside strings, nest at
-// most max deep. It runs before gjson's recursive validator.
-func depthWithin(b []byte, max int) bool {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > max {
-				return false
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return true
-}
-
-// clip shortens s to at most n bytes for a message, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
-
+// oneLine joins the words of s with single spaces. It is not
+// vendor.OneLine, which keeps runs of spaces and replaces invalid UTF-8:
+// Salesforce messages fold white space this way.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
