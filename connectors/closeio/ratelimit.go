@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -142,7 +143,7 @@ func (l *limiter) wait(ctx context.Context, changed <-chan struct{}, wait time.D
 			return nil
 		}
 	}
-	if wait > MaxLimiterWait || !fitsDeadline(ctx, wait) {
+	if wait > MaxLimiterWait || !vendor.FitsDeadline(ctx, wait) {
 		return fmt.Errorf("the rate limit resets in %s, beyond what this poll can wait: %w", wait.Round(time.Millisecond), source.ErrRateLimited)
 	}
 	t := time.NewTimer(wait)
@@ -248,23 +249,9 @@ func endpointGroup(method, relPath string) string {
 	return method + " " + seg
 }
 
-func fitsDeadline(ctx context.Context, wait time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) > wait
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // parseRetryAfter reads a Retry-After value, delay-seconds or an HTTP date.
+// Unlike vendor.ParseRetryAfter it reads fractional seconds and any number
+// (capped at a day), so it stays this connector's own.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {

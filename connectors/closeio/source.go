@@ -531,13 +531,13 @@ func (p *poll) fetch(ctx context.Context, method, target string, body []byte) (*
 		if resp.status != http.StatusTooManyRequests && (resp.status != http.StatusServiceUnavailable || !hasWait) {
 			return nil, ve
 		}
-		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !fitsDeadline(ctx, wait) {
+		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
 			return nil, fmt.Errorf("%w (%w)", ve, source.ErrRateLimited)
 		}
 		if resp.status == http.StatusServiceUnavailable {
 			// A 429 waits in acquire, with every other request of its
 			// group; a 503 is about this call alone.
-			if err := sleep(ctx, wait); err != nil {
+			if err := vendor.Sleep(ctx, wait); err != nil {
 				return nil, fmt.Errorf("closeio: %s %s: waiting %s for Retry-After: %w", method, p.base+target, wait, err)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -95,7 +94,7 @@ func (p *poll) call(ctx context.Context, method, path, rawQuery string, body []b
 			ve.RetryAfter = wait
 			// Every poller of the account waits, not only this one.
 			p.acct.block(now.Add(wait))
-			if throttled >= MaxRateLimitRetries || wait > MaxRetryWait || !fitsDeadline(ctx, wait) {
+			if throttled >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
 				if throttled > 0 {
 					return nil, fmt.Errorf("%w (%w after %d retries)", ve, source.ErrRateLimited, throttled)
 				}
@@ -125,7 +124,7 @@ func (p *poll) token(ctx context.Context) (string, error) {
 // Retry-After when HubSpot sends one, else the rolling window's interval
 // (ten-secondly) or one second (the search limit, which is per second).
 func retryWait(resp *response, policy string, now time.Time) time.Duration {
-	if d, ok := parseRetryAfter(resp.header.Get("Retry-After"), now); ok {
+	if d, ok := vendor.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
 		return d
 	}
 	if strings.EqualFold(policy, "TEN_SECONDLY_ROLLING") {
@@ -135,30 +134,6 @@ func retryWait(resp *response, policy string, now time.Time) time.Duration {
 		return 10 * time.Second
 	}
 	return time.Second
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
-}
-
-func fitsDeadline(ctx context.Context, wait time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) > wait
 }
 
 // do makes one request and reads its body: a 2xx body up to MaxBodySize,

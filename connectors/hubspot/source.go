@@ -95,23 +95,12 @@ func NewWithOptions(o Options) *Source {
 		s.now = time.Now
 	}
 	if s.sleep == nil {
-		s.sleep = sleep
+		s.sleep = vendor.Sleep
 	}
 	if s.searchPerSecond <= 0 {
 		s.searchPerSecond = DefaultSearchPerSecond
 	}
 	return s
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Poll emits the window's changes of a /hubs/crm/{resource} poller: the

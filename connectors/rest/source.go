@@ -374,61 +374,21 @@ func (p *poll) fetch(ctx context.Context, target *url.URL) (*response, error) {
 		}
 		ve := p.vendorError(target, resp.status, vendorMessage(resp.body))
 		ra := resp.header.Get("Retry-After")
-		wait, hasWait := parseRetryAfter(ra, time.Now())
+		wait, hasWait := vendor.ParseRetryAfter(ra, time.Now())
 		ve.RetryAfter = wait
 		if resp.status != http.StatusTooManyRequests && (resp.status != http.StatusServiceUnavailable || !hasWait) {
 			return nil, ve
 		}
-		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !fitsDeadline(ctx, wait) {
+		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
 			if retries > 0 {
 				return nil, fmt.Errorf("%w (%w after %d retries)", ve, source.ErrRateLimited, retries)
 			}
 			return nil, fmt.Errorf("%w (%w)", ve, source.ErrRateLimited)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := vendor.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("GET %s: waiting %s for the vendor's Retry-After: %w", redact(target), wait, err)
 		}
 	}
-}
-
-func fitsDeadline(ctx context.Context, wait time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) > wait
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// parseRetryAfter reads a Retry-After value, delay-seconds or an HTTP date,
-// as a wait from now. ok is false when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second) // keeps the Duration from overflowing
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	// A date in the past (clock skew) means "now".
-	return max(t.Sub(now), 0), true
 }
 
 // do makes one GET and reads its body: a 2xx body up to MaxBodySize, an

@@ -774,31 +774,6 @@ func TestLinkNext(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cases := []struct {
-		v    string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{" 7 ", 7 * time.Second, true},
-		{"-1", 0, false},
-		{"1.5", 0, false},
-		{"99999999999999999", 24 * time.Hour, true},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"soon", 0, false},
-	}
-	for _, tc := range cases {
-		got, ok := parseRetryAfter(tc.v, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseRetryAfter(%q) = %s, %v; want %s, %v", tc.v, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestRedact(t *testing.T) {
 	u, _ := url.Parse("https://user:pw@h/x?api_key=s1&page=2&Access-Token=s2&sig=s3&q=a")
 	got := redact(u)
