@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pollwire/pollwire/connectors/internal/vendor"
 )
 
 // DefaultWebhookRetry is the Simulator's default wait before each retry of
@@ -253,7 +255,7 @@ func (h *webhooks) attempt(target string, key, body []byte) bool {
 	if err != nil {
 		return false
 	}
-	drainClose(resp.Body)
+	vendor.DrainClose(resp.Body)
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
 

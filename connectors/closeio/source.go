@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,9 +34,6 @@ const (
 	// MaxRetryWait is the longest Retry-After a poll waits out itself; a
 	// longer one is left to the engine's schedule (source.ErrRateLimited).
 	MaxRetryWait = 30 * time.Second
-
-	errorBodyLimit = 64 << 10
-	drainLimit     = 256 << 10
 )
 
 // Source is the Close connector's vendor logic. One Source serves every
@@ -545,7 +541,7 @@ func (p *poll) fetch(ctx context.Context, method, target string, body []byte) (*
 }
 
 // do makes one call and reads its body: a 2xx body up to MaxBodySize, an
-// error body up to errorBodyLimit.
+// error body up to vendor.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, method, target string, body []byte) (*response, error) {
 	var rd io.Reader
 	if body != nil {
@@ -567,27 +563,15 @@ func (p *poll) do(ctx context.Context, method, target string, body []byte) (*res
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
-	defer drainClose(resp.Body)
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	limit := int64(errorBodyLimit)
-	if ok {
-		limit = MaxBodySize
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	defer vendor.DrainClose(resp.Body)
+	b, tooLarge, err := vendor.ReadBody(resp, MaxBodySize)
 	switch {
 	case err != nil:
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
-	case int64(len(b)) > limit && ok:
+	case tooLarge:
 		return nil, p.vendorError(method, target, resp.StatusCode, fmt.Sprintf("response body larger than %d MiB", MaxBodySize>>20))
-	case int64(len(b)) > limit:
-		b = b[:limit]
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
-}
-
-func drainClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, drainLimit)
-	_ = body.Close()
 }
 
 // transportError describes a call that got no (complete) answer. A
@@ -597,19 +581,7 @@ func (p *poll) transportError(ctx context.Context, method, target string, err er
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("closeio: %s %s: %w", method, p.base+target, context.Canceled)
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		d := elapsed
-		if t := p.client.Timeout; t > 0 && d >= t {
-			d = t
-		}
-		return p.vendorError(method, target, 0, fmt.Sprintf("timeout after %s", d.Round(time.Millisecond)))
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // it repeats the URL
-	}
-	return p.vendorError(method, target, 0, err.Error())
+	return p.vendorError(method, target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(method, target string, status int, msg string) *source.VendorError {

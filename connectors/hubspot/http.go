@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,11 +20,6 @@ import (
 const (
 	// MaxBodySize is the largest page body read; a larger one fails the poll.
 	MaxBodySize = 64 << 20
-	// errorBodyLimit bounds what is read of a non-2xx answer.
-	errorBodyLimit = 64 << 10
-	// drainLimit bounds how much of an unread body is drained so the
-	// connection can be reused.
-	drainLimit = 256 << 10
 )
 
 // defaultClient is used when a request carries no client (tests, tools).
@@ -137,7 +131,7 @@ func retryWait(resp *response, policy string, now time.Time) time.Duration {
 }
 
 // do makes one request and reads its body: a 2xx body up to MaxBodySize,
-// an error body up to errorBodyLimit.
+// an error body up to vendor.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, method, target string, body []byte, token string) (*response, error) {
 	var rd io.Reader
 	if body != nil {
@@ -158,24 +152,13 @@ func (p *poll) do(ctx context.Context, method, target string, body []byte, token
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
-	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
-		_ = resp.Body.Close()
-	}()
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	limit := int64(errorBodyLimit)
-	if ok {
-		limit = MaxBodySize
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	defer vendor.DrainClose(resp.Body)
+	b, tooLarge, err := vendor.ReadBody(resp, MaxBodySize)
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
-	if int64(len(b)) > limit {
-		if ok {
-			return nil, p.vendorError(method, target, resp.StatusCode, fmt.Sprintf("response body larger than %d MiB", MaxBodySize>>20))
-		}
-		b = b[:limit] // an error body is read in part, for its message
+	if tooLarge {
+		return nil, p.vendorError(method, target, resp.StatusCode, fmt.Sprintf("response body larger than %d MiB", MaxBodySize>>20))
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
@@ -187,19 +170,7 @@ func (p *poll) transportError(ctx context.Context, method, target string, err er
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("%s %s: %w", method, redact(target), context.Canceled)
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		d := elapsed
-		if t := p.client.Timeout; t > 0 && d >= t {
-			d = t
-		}
-		return p.vendorError(method, target, 0, fmt.Sprintf("timeout after %s", d.Round(time.Millisecond)))
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // it repeats the URL, which is in the VendorError already
-	}
-	return p.vendorError(method, target, 0, err.Error())
+	return p.vendorError(method, target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(method, target string, status int, msg string) *source.VendorError {

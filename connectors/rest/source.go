@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,13 +32,6 @@ const (
 	// MaxRetryWait is the longest Retry-After a poll waits out itself; a
 	// longer one is left to the engine's schedule (ErrRateLimited).
 	MaxRetryWait = 30 * time.Second
-
-	// errorBodyLimit bounds what is read of a non-2xx answer: enough for the
-	// vendor's message, not a whole error page.
-	errorBodyLimit = 64 << 10
-	// drainLimit bounds how much of an unread body is drained so the
-	// connection can be reused; beyond it, closing is cheaper.
-	drainLimit = 256 << 10
 )
 
 // Source is the rest connector's vendor logic: it follows the pagination an
@@ -392,7 +384,7 @@ func (p *poll) fetch(ctx context.Context, target *url.URL) (*response, error) {
 }
 
 // do makes one GET and reads its body: a 2xx body up to MaxBodySize, an
-// error body up to errorBodyLimit.
+// error body up to vendor.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
@@ -410,10 +402,10 @@ func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 	if err != nil {
 		return nil, p.transportError(ctx, target, err, time.Since(start))
 	}
-	defer drainClose(resp.Body)
+	defer vendor.DrainClose(resp.Body)
 
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	limit := int64(errorBodyLimit)
+	limit := int64(vendor.ErrorBodyLimit)
 	if ok {
 		limit = MaxBodySize
 	}
@@ -434,6 +426,9 @@ func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 // readBody reads r up to limit bytes into a buffer of its own: the records
 // emitted alias it, so it is never reused. complete is false when the body
 // is longer than limit.
+// Unlike vendor.ReadBody it sizes the buffer from Content-Length and
+// refuses a declared length over limit without reading: polling reads whole
+// pages, where the allocations count.
 func readBody(r io.Reader, contentLength, limit int64) (body []byte, complete bool, err error) {
 	if contentLength > limit {
 		return nil, false, nil
@@ -461,32 +456,15 @@ func readBody(r io.Reader, contentLength, limit int64) (body []byte, complete bo
 	}
 }
 
-func drainClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, drainLimit)
-	_ = body.Close()
-}
-
 // transportError describes a call that got no (complete) answer. A canceled
 // poll is not the vendor's fault and keeps context.Canceled visible.
 func (p *poll) transportError(ctx context.Context, target *url.URL, err error, elapsed time.Duration) error {
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("GET %s: %w", redact(target), context.Canceled)
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		d := elapsed
-		if t := p.client.Timeout; t > 0 && d >= t {
-			d = t
-		}
-		return p.vendorError(target, 0, fmt.Sprintf("timeout after %s", d.Round(time.Millisecond)))
-	}
-	// *url.Error repeats the URL, which may carry secrets and is in the
-	// VendorError already.
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return p.vendorError(target, 0, err.Error())
+	// vendor.TransportMessage leaves out the URL a *url.Error repeats,
+	// which may carry secrets and is in the VendorError already, redacted.
+	return p.vendorError(target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(target *url.URL, status int, msg string) *source.VendorError {
@@ -498,7 +476,7 @@ func (p *poll) vendorError(target *url.URL, status int, msg string) *source.Vend
 func vendorMessage(body []byte) string {
 	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
 		for _, path := range []string{"message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"} {
-			// Error bodies are small (errorBodyLimit), so the copy GetBytes
+			// Error bodies are small (vendor.ErrorBodyLimit), so the copy GetBytes
 			// makes does not matter.
 			if r := gjson.GetBytes(body, path); r.Type == gjson.String && strings.TrimSpace(r.Str) != "" {
 				return vendor.Clip(vendor.OneLine(r.Str), 500)

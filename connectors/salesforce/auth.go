@@ -201,7 +201,7 @@ func (src *Source) exchange(ctx context.Context, client *http.Client, c credenti
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header["Accept"] = acceptJSON
 	req.Header["User-Agent"] = userAgent
-	resp, err := doRequest(ctx, client, req, errorBodyLimit)
+	resp, err := doRequest(ctx, client, req, vendor.ErrorBodyLimit)
 	if err != nil {
 		return nil, err
 	}
