@@ -593,11 +593,8 @@ func (p *poll) vendorError(method, target string, status int, msg string) *sourc
 // {field: message}} (400); else an excerpt of the body.
 func closeMessage(body []byte) string {
 	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
-		if e := gjson.GetBytes(body, "error"); e.Type == gjson.String && strings.TrimSpace(e.Str) != "" {
-			return vendor.Clip(vendor.OneLine(e.Str), 500)
-		}
-		if e := gjson.GetBytes(body, "error.message"); e.Type == gjson.String && strings.TrimSpace(e.Str) != "" {
-			return vendor.Clip(vendor.OneLine(e.Str), 500)
+		if msg, ok := vendor.MessageAt(body, "error", "error.message"); ok {
+			return msg
 		}
 		var parts []string
 		gjson.GetBytes(body, "errors").ForEach(func(_, v gjson.Result) bool {
@@ -614,10 +611,7 @@ func closeMessage(body []byte) string {
 			return vendor.Clip(vendor.OneLine(strings.Join(parts, "; ")), 500)
 		}
 	}
-	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
-		return ex
-	}
-	return "empty response body"
+	return vendor.Excerpt(body)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -207,9 +207,7 @@ func redact(target string) string {
 // {"status":"error","message":…,"category":…}, else an excerpt.
 func vendorMessage(body []byte) string {
 	if len(body) > 0 && vendor.ValidJSON(body, maxDepth) {
-		msg := gjson.GetBytes(body, "message")
-		if msg.Type == gjson.String && strings.TrimSpace(msg.Str) != "" {
-			out := vendor.Clip(vendor.OneLine(msg.Str), 500)
+		if out, ok := vendor.MessageAt(body, "message"); ok {
 			if c := gjson.GetBytes(body, "category"); c.Type == gjson.String && c.Str != "" {
 				out += " (" + c.Str + ")"
 			} else if c := gjson.GetBytes(body, "policyName"); c.Type == gjson.String && c.Str != "" {
@@ -218,8 +216,5 @@ func vendorMessage(body []byte) string {
 			return out
 		}
 	}
-	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
-		return ex
-	}
-	return "empty response body"
+	return vendor.Excerpt(body)
 }

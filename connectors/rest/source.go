@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/pollwire/pollwire/connectors/internal/vendor"
 	"github.com/pollwire/pollwire/connectors/source"
 )
@@ -475,18 +473,11 @@ func (p *poll) vendorError(target *url.URL, status int, msg string) *source.Vend
 // returns a short excerpt of it.
 func vendorMessage(body []byte) string {
 	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
-		for _, path := range []string{"message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"} {
-			// Error bodies are small (vendor.ErrorBodyLimit), so the copy GetBytes
-			// makes does not matter.
-			if r := gjson.GetBytes(body, path); r.Type == gjson.String && strings.TrimSpace(r.Str) != "" {
-				return vendor.Clip(vendor.OneLine(r.Str), 500)
-			}
+		if msg, ok := vendor.MessageAt(body, "message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"); ok {
+			return msg
 		}
 	}
-	if ex := vendor.Clip(vendor.OneLine(string(body)), 200); ex != "" {
-		return ex
-	}
-	return "empty response body"
+	return vendor.Excerpt(body)
 }
 
 // sensitiveParams are fragments of query parameter names whose values are
