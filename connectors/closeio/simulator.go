@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pollwire/pollwire/connectors/internal/simkit"
 )
 
 // Formats of Close's dates: objects carry microseconds and an offset with a
@@ -1125,7 +1127,7 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request, tz time.Durat
 		buf.Write(project(o, fields, objType))
 	}
 	buf.WriteString(`],"cursor":`)
-	writeJSONString(&buf, next)
+	simkit.WriteJSONString(&buf, next)
 	if body.IncludeCounts {
 		fmt.Fprintf(&buf, `,"count":{"total":%d}`, total)
 	}
@@ -1449,9 +1451,9 @@ func (s *Simulator) eventLog(w http.ResponseWriter, r *http.Request, tz time.Dur
 		buf.Write(e.raw)
 	}
 	buf.WriteString(`],"cursor_next":`)
-	writeJSONString(&buf, next)
+	simkit.WriteJSONString(&buf, next)
 	buf.WriteString(`,"cursor_previous":`)
-	writeJSONString(&buf, prev)
+	simkit.WriteJSONString(&buf, prev)
 	buf.WriteByte('}')
 	s.mu.Unlock()
 	writeRaw(w, http.StatusOK, buf.Bytes())
@@ -1599,27 +1601,9 @@ func simFieldErrors(w http.ResponseWriter, fields map[string]any) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeRaw(w, status, b)
+	simkit.WriteJSON(w, status, "application/json", v)
 }
 
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// writeJSONString writes s as a JSON string, or null when empty.
-func writeJSONString(buf *bytes.Buffer, s string) {
-	if s == "" {
-		buf.WriteString("null")
-		return
-	}
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	simkit.WriteRaw(w, status, "application/json", b)
 }

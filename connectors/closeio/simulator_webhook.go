@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pollwire/pollwire/connectors/internal/simkit"
 	"github.com/pollwire/pollwire/connectors/internal/vendor"
 )
 
@@ -201,7 +202,7 @@ func (s *Simulator) pushLocked(ev *simEvent) {
 		}
 		var body bytes.Buffer
 		body.WriteString(`{"subscription_id":`)
-		writeJSONString(&body, sub.id)
+		simkit.WriteJSONString(&body, sub.id)
 		body.WriteString(`,"event":`)
 		body.Write(ev.raw)
 		body.WriteByte('}')

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pollwire/pollwire/connectors/internal/simkit"
 )
 
 // SimTimeFormat is how the Simulator writes created_at and updated_at.
@@ -649,27 +651,17 @@ func (s *Simulator) render(resource string, q listQuery) (body []byte, next stri
 		fmt.Fprintf(&buf, `,"has_more":%t}`, more)
 	case simCursor:
 		buf.WriteString(`,"next_cursor":`)
-		writeJSONString(&buf, nextTok)
+		simkit.WriteJSONString(&buf, nextTok)
 		buf.WriteByte('}')
 	case simNext:
 		buf.WriteString(`,"next":`)
-		writeJSONString(&buf, next)
+		simkit.WriteJSONString(&buf, next)
 		buf.WriteByte('}')
 	}
 	if q.style != simLink {
 		next = ""
 	}
 	return buf.Bytes(), next
-}
-
-// writeJSONString writes s as a JSON string, or null when empty.
-func writeJSONString(buf *bytes.Buffer, s string) {
-	if s == "" {
-		buf.WriteString("null")
-		return
-	}
-	b, _ := json.Marshal(s)
-	buf.Write(b)
 }
 
 // ordered returns the records sorted by (updated, id). Callers hold mu.

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pollwire/pollwire/connectors/internal/simkit"
 )
 
 // Simulator defaults.
@@ -864,17 +866,9 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeRaw(w, status, b)
+	simkit.WriteJSON(w, status, "application/json;charset=UTF-8", v)
 }
 
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	simkit.WriteRaw(w, status, "application/json;charset=UTF-8", b)
 }
