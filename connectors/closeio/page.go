@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 // page is one parsed Close answer.
@@ -23,12 +23,12 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // records alias body, which must not change afterwards.
 func parsePage(body []byte, recordsPath, hasMorePath string) (page, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
-	if !vendor.ValidJSON(body, vendor.MaxDepth) {
-		return page{}, vendor.InvalidJSON(body, vendor.MaxDepth)
+	if !vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		return page{}, vendorio.InvalidJSON(body, vendorio.MaxDepth)
 	}
 	doc := gjson.ParseBytes(body)
 	if !doc.IsObject() {
-		return page{}, fmt.Errorf("the response is %s, not an object", vendor.Kind(doc))
+		return page{}, fmt.Errorf("the response is %s, not an object", vendorio.Kind(doc))
 	}
 	var out page
 	recs := doc.Get(recordsPath)
@@ -37,7 +37,7 @@ func parsePage(body []byte, recordsPath, hasMorePath string) (page, error) {
 		var bad string
 		recs.ForEach(func(_, v gjson.Result) bool {
 			if !v.IsObject() {
-				bad = vendor.Kind(v)
+				bad = vendorio.Kind(v)
 				return false
 			}
 			out.records = append(out.records, slice(body, v))
@@ -50,14 +50,14 @@ func parsePage(body []byte, recordsPath, hasMorePath string) (page, error) {
 	case !recs.Exists():
 		return page{}, fmt.Errorf("%q is not in the response", recordsPath)
 	default:
-		return page{}, fmt.Errorf("%q is %s, not an array of records", recordsPath, vendor.Kind(recs))
+		return page{}, fmt.Errorf("%q is %s, not an array of records", recordsPath, vendorio.Kind(recs))
 	}
 	if hasMorePath != "" {
 		hm := doc.Get(hasMorePath)
 		if hm.Type != gjson.True && hm.Type != gjson.False {
 			// Reading a missing flag as false would stop after one page and
 			// lose records on every poll.
-			return page{}, fmt.Errorf("%q is %s, not true or false", hasMorePath, vendor.Kind(hm))
+			return page{}, fmt.Errorf("%q is %s, not true or false", hasMorePath, vendorio.Kind(hm))
 		}
 		out.hasMore = hm.Bool()
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -143,7 +143,7 @@ func (l *limiter) wait(ctx context.Context, changed <-chan struct{}, wait time.D
 			return nil
 		}
 	}
-	if wait > MaxLimiterWait || !vendor.FitsDeadline(ctx, wait) {
+	if wait > MaxLimiterWait || !vendorio.FitsDeadline(ctx, wait) {
 		return fmt.Errorf("the rate limit resets in %s, beyond what this poll can wait: %w", wait.Round(time.Millisecond), source.ErrRateLimited)
 	}
 	t := time.NewTimer(wait)
@@ -250,7 +250,7 @@ func endpointGroup(method, relPath string) string {
 }
 
 // parseRetryAfter reads a Retry-After value, delay-seconds or an HTTP date.
-// Unlike vendor.ParseRetryAfter it reads fractional seconds and any number
+// Unlike vendorio.ParseRetryAfter it reads fractional seconds and any number
 // (capped at a day), so it stays this connector's own.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)

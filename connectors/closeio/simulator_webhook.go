@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/pollwire/pollwire/connectors/internal/simkit"
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 // DefaultWebhookRetry is the Simulator's default wait before each retry of
@@ -256,7 +256,7 @@ func (h *webhooks) attempt(target string, key, body []byte) bool {
 	if err != nil {
 		return false
 	}
-	vendor.DrainClose(resp.Body)
+	vendorio.DrainClose(resp.Body)
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 )
@@ -349,7 +349,7 @@ func (p *poll) search(ctx context.Context, q *Query, from time.Time, emit func(s
 			seen = map[string]bool{}
 		}
 		if seen[cursor] {
-			return p.vendorError(http.MethodPost, q.Path, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(cursor, 100)))
+			return p.vendorError(http.MethodPost, q.Path, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendorio.Clip(cursor, 100)))
 		}
 		seen[cursor] = true
 		body["cursor"] = cursor
@@ -398,7 +398,7 @@ func (p *poll) deletions(ctx context.Context, objectType string, since time.Time
 			seen = map[string]bool{}
 		}
 		if seen[next] {
-			return p.vendorError(http.MethodGet, target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(next, 100)))
+			return p.vendorError(http.MethodGet, target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendorio.Clip(next, 100)))
 		}
 		seen[next] = true
 		// Close wants the other filters again with the cursor, which
@@ -411,12 +411,12 @@ func (p *poll) deletions(ctx context.Context, objectType string, since time.Time
 func deletion(raw []byte) (source.Record, error) {
 	id := gjson.GetBytes(raw, "object_id")
 	if id.Type != gjson.String || id.Str == "" {
-		return source.Record{}, fmt.Errorf("deleted event without object_id: %s", vendor.Clip(vendor.OneLine(string(raw)), 120))
+		return source.Record{}, fmt.Errorf("deleted event without object_id: %s", vendorio.Clip(vendorio.OneLine(string(raw)), 120))
 	}
 	d := gjson.GetBytes(raw, "date_updated")
 	at, ok := parseEventTime(d.String())
 	if d.Type != gjson.String || !ok {
-		return source.Record{}, fmt.Errorf("deleted event %s: date_updated %q is not a date", id.Str, vendor.Clip(d.String(), 60))
+		return source.Record{}, fmt.Errorf("deleted event %s: date_updated %q is not a date", id.Str, vendorio.Clip(d.String(), 60))
 	}
 	return source.Record{Raw: raw, Deleted: true, ID: id.Str, DeletedAt: at}, nil
 }
@@ -527,13 +527,13 @@ func (p *poll) fetch(ctx context.Context, method, target string, body []byte) (*
 		if resp.status != http.StatusTooManyRequests && (resp.status != http.StatusServiceUnavailable || !hasWait) {
 			return nil, ve
 		}
-		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
+		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendorio.FitsDeadline(ctx, wait) {
 			return nil, fmt.Errorf("%w (%w)", ve, source.ErrRateLimited)
 		}
 		if resp.status == http.StatusServiceUnavailable {
 			// A 429 waits in acquire, with every other request of its
 			// group; a 503 is about this call alone.
-			if err := vendor.Sleep(ctx, wait); err != nil {
+			if err := vendorio.Sleep(ctx, wait); err != nil {
 				return nil, fmt.Errorf("closeio: %s %s: waiting %s for Retry-After: %w", method, p.base+target, wait, err)
 			}
 		}
@@ -541,7 +541,7 @@ func (p *poll) fetch(ctx context.Context, method, target string, body []byte) (*
 }
 
 // do makes one call and reads its body: a 2xx body up to MaxBodySize, an
-// error body up to vendor.ErrorBodyLimit.
+// error body up to vendorio.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, method, target string, body []byte) (*response, error) {
 	var rd io.Reader
 	if body != nil {
@@ -563,8 +563,8 @@ func (p *poll) do(ctx context.Context, method, target string, body []byte) (*res
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
-	defer vendor.DrainClose(resp.Body)
-	b, tooLarge, err := vendor.ReadBody(resp, MaxBodySize)
+	defer vendorio.DrainClose(resp.Body)
+	b, tooLarge, err := vendorio.ReadBody(resp, MaxBodySize)
 	switch {
 	case err != nil:
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
@@ -581,7 +581,7 @@ func (p *poll) transportError(ctx context.Context, method, target string, err er
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("closeio: %s %s: %w", method, p.base+target, context.Canceled)
 	}
-	return p.vendorError(method, target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
+	return p.vendorError(method, target, 0, vendorio.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(method, target string, status int, msg string) *source.VendorError {
@@ -592,8 +592,8 @@ func (p *poll) vendorError(method, target string, status int, msg string) *sourc
 // {"error": {"message": …}} (429), or {"errors": […], "field-errors":
 // {field: message}} (400); else an excerpt of the body.
 func closeMessage(body []byte) string {
-	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
-		if msg, ok := vendor.MessageAt(body, "error", "error.message"); ok {
+	if len(body) > 0 && vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		if msg, ok := vendorio.MessageAt(body, "error", "error.message"); ok {
 			return msg
 		}
 		var parts []string
@@ -608,10 +608,10 @@ func closeMessage(body []byte) string {
 			return len(parts) < 10
 		})
 		if len(parts) > 0 {
-			return vendor.Clip(vendor.OneLine(strings.Join(parts, "; ")), 500)
+			return vendorio.Clip(vendorio.OneLine(strings.Join(parts, "; ")), 500)
 		}
 	}
-	return vendor.Excerpt(body)
+	return vendorio.Excerpt(body)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -19,7 +19,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/pollwire/pollwire/connectors"
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 )
@@ -168,14 +168,14 @@ func (s *Source) Verify(req *source.WebhookRequest) error {
 	}
 	got, err := hex.DecodeString(hash)
 	if err != nil {
-		return refuse("%s %q is not hex", HeaderSigHash, vendor.Clip(vendor.OneLine(hash), 80))
+		return refuse("%s %q is not hex", HeaderSigHash, vendorio.Clip(vendorio.OneLine(hash), 80))
 	}
 	if len(got) != sha256.Size {
 		return refuse("%s has %d bytes, not the %d of an HMAC-SHA256", HeaderSigHash, len(got), sha256.Size)
 	}
 	sec, err := unixSeconds(stamp)
 	if err != nil {
-		return refuse("%s %q is not a Unix time in seconds", HeaderSigTimestamp, vendor.Clip(vendor.OneLine(stamp), 40))
+		return refuse("%s %q is not a Unix time in seconds", HeaderSigTimestamp, vendorio.Clip(vendorio.OneLine(stamp), 40))
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(stamp))
@@ -255,8 +255,8 @@ func (s *Source) Changes(req *source.WebhookRequest) ([]source.Change, error) {
 		return nil, fmt.Errorf("%w: no request", ErrWebhookPayload)
 	}
 	body := bytes.TrimPrefix(req.Body, utf8BOM)
-	if !vendor.ValidJSON(body, vendor.MaxDepth) {
-		return nil, fmt.Errorf("%w: %v", ErrWebhookPayload, vendor.InvalidJSON(body, vendor.MaxDepth))
+	if !vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		return nil, fmt.Errorf("%w: %v", ErrWebhookPayload, vendorio.InvalidJSON(body, vendorio.MaxDepth))
 	}
 	doc := gjson.ParseBytes(body)
 	ev := doc.Get("event")
@@ -377,11 +377,11 @@ func recordChange(ev gjson.Result, t target, typ string, raw []byte) (source.Cha
 	// through the poller's format.
 	dv := data.Get(date.Field)
 	if !dv.Exists() || dv.Type == gjson.Null || dv.String() == "" {
-		return source.Change{}, fmt.Errorf("%w: event %s: record %s has no %s", ErrWebhookPayload, eventName(ev), vendor.Clip(id, 80), date.Field)
+		return source.Change{}, fmt.Errorf("%w: event %s: record %s has no %s", ErrWebhookPayload, eventName(ev), vendorio.Clip(id, 80), date.Field)
 	}
 	at, err := date.Parse(dv.String())
 	if err != nil {
-		return source.Change{}, fmt.Errorf("%w: event %s: record %s: %s %q: %v", ErrWebhookPayload, eventName(ev), vendor.Clip(id, 80), date.Field, vendor.Clip(dv.String(), 60), err)
+		return source.Change{}, fmt.Errorf("%w: event %s: record %s: %s %q: %v", ErrWebhookPayload, eventName(ev), vendorio.Clip(id, 80), date.Field, vendorio.Clip(dv.String(), 60), err)
 	}
 	return source.Change{Resource: t.resource, Type: typ, ObjectID: strings.Clone(id), Date: at, Raw: bytes.Clone(raw)}, nil
 }
@@ -396,14 +396,14 @@ func deletedChange(ev, idv gjson.Result, t target, raw []byte) (source.Change, e
 	d := ev.Get("date_updated")
 	at, ok := parseEventTime(d.String())
 	if d.Type != gjson.String || !ok {
-		return source.Change{}, fmt.Errorf("%w: event %s: date_updated %q is not a date", ErrWebhookPayload, eventName(ev), vendor.Clip(d.String(), 60))
+		return source.Change{}, fmt.Errorf("%w: event %s: date_updated %q is not a date", ErrWebhookPayload, eventName(ev), vendorio.Clip(d.String(), 60))
 	}
 	return source.Change{Resource: t.resource, Type: "DELETED", ObjectID: strings.Clone(idv.Str), Date: at, Raw: bytes.Clone(raw)}, nil
 }
 
 func eventName(ev gjson.Result) string {
 	if id := ev.Get("id"); id.Type == gjson.String && id.Str != "" {
-		return vendor.Clip(vendor.OneLine(id.Str), 80)
+		return vendorio.Clip(vendorio.OneLine(id.Str), 80)
 	}
 	return "(without id)"
 }
@@ -482,7 +482,7 @@ func (s *Source) Subscribe(ctx context.Context, req *source.SubscribeRequest) (m
 		return nil, errors.New("closeio: subscribe: Close answered without a subscription id")
 	}
 	if k, err := hex.DecodeString(sub.SignatureKey); err != nil || len(k) == 0 {
-		return nil, fmt.Errorf("closeio: subscribe: subscription %s: signature_key %q is not hex", sub.ID, vendor.Clip(sub.SignatureKey, 80))
+		return nil, fmt.Errorf("closeio: subscribe: subscription %s: signature_key %q is not hex", sub.ID, vendorio.Clip(sub.SignatureKey, 80))
 	}
 	for _, id := range extra {
 		if err := api.deleteSubscription(ctx, id); err != nil {
@@ -590,8 +590,8 @@ func (p *poll) call(ctx context.Context, method, target string, body []byte, out
 // invalidJSONOr explains a body that did not decode: its JSON error, or
 // the decoder's.
 func invalidJSONOr(body []byte, err error) string {
-	if !vendor.ValidJSON(body, vendor.MaxDepth) {
-		return vendor.InvalidJSON(body, vendor.MaxDepth).Error()
+	if !vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		return vendorio.InvalidJSON(body, vendorio.MaxDepth).Error()
 	}
 	return err.Error()
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 	"golang.org/x/oauth2"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -158,7 +158,7 @@ func (ts *tokenSource) refreshError(err error) error {
 		}
 		msg := "refresh token grant refused"
 		if m := gjson.GetBytes(re.Body, "message"); m.Type == gjson.String && m.Str != "" {
-			msg = "refresh token grant refused: " + vendor.Clip(vendor.OneLine(m.Str), 300)
+			msg = "refresh token grant refused: " + vendorio.Clip(vendorio.OneLine(m.Str), 300)
 		} else if re.ErrorCode != "" {
 			msg = "refresh token grant refused: " + re.ErrorCode
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -88,7 +88,7 @@ func (p *poll) call(ctx context.Context, method, path, rawQuery string, body []b
 			ve.RetryAfter = wait
 			// Every poller of the account waits, not only this one.
 			p.acct.block(now.Add(wait))
-			if throttled >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
+			if throttled >= MaxRateLimitRetries || wait > MaxRetryWait || !vendorio.FitsDeadline(ctx, wait) {
 				if throttled > 0 {
 					return nil, fmt.Errorf("%w (%w after %d retries)", ve, source.ErrRateLimited, throttled)
 				}
@@ -118,7 +118,7 @@ func (p *poll) token(ctx context.Context) (string, error) {
 // Retry-After when HubSpot sends one, else the rolling window's interval
 // (ten-secondly) or one second (the search limit, which is per second).
 func retryWait(resp *response, policy string, now time.Time) time.Duration {
-	if d, ok := vendor.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
+	if d, ok := vendorio.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
 		return d
 	}
 	if strings.EqualFold(policy, "TEN_SECONDLY_ROLLING") {
@@ -131,7 +131,7 @@ func retryWait(resp *response, policy string, now time.Time) time.Duration {
 }
 
 // do makes one request and reads its body: a 2xx body up to MaxBodySize,
-// an error body up to vendor.ErrorBodyLimit.
+// an error body up to vendorio.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, method, target string, body []byte, token string) (*response, error) {
 	var rd io.Reader
 	if body != nil {
@@ -152,8 +152,8 @@ func (p *poll) do(ctx context.Context, method, target string, body []byte, token
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
-	defer vendor.DrainClose(resp.Body)
-	b, tooLarge, err := vendor.ReadBody(resp, MaxBodySize)
+	defer vendorio.DrainClose(resp.Body)
+	b, tooLarge, err := vendorio.ReadBody(resp, MaxBodySize)
 	if err != nil {
 		return nil, p.transportError(ctx, method, target, err, time.Since(start))
 	}
@@ -170,7 +170,7 @@ func (p *poll) transportError(ctx context.Context, method, target string, err er
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("%s %s: %w", method, redact(target), context.Canceled)
 	}
-	return p.vendorError(method, target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
+	return p.vendorError(method, target, 0, vendorio.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(method, target string, status int, msg string) *source.VendorError {
@@ -206,8 +206,8 @@ func redact(target string) string {
 // vendorMessage is HubSpot's explanation in an error body:
 // {"status":"error","message":…,"category":…}, else an excerpt.
 func vendorMessage(body []byte) string {
-	if len(body) > 0 && vendor.ValidJSON(body, maxDepth) {
-		if out, ok := vendor.MessageAt(body, "message"); ok {
+	if len(body) > 0 && vendorio.ValidJSON(body, maxDepth) {
+		if out, ok := vendorio.MessageAt(body, "message"); ok {
 			if c := gjson.GetBytes(body, "category"); c.Type == gjson.String && c.Str != "" {
 				out += " (" + c.Str + ")"
 			} else if c := gjson.GetBytes(body, "policyName"); c.Type == gjson.String && c.Str != "" {
@@ -216,5 +216,5 @@ func vendorMessage(body []byte) string {
 			return out
 		}
 	}
-	return vendor.Excerpt(body)
+	return vendorio.Excerpt(body)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 // maxDepth bounds the nesting of a page: gjson validates recursively, so a
@@ -50,7 +50,7 @@ func parseSearchPage(body []byte, dateProp string) (page, error) {
 		}
 		t, ok := parseInstant(v)
 		if !ok {
-			return time.Time{}, fmt.Errorf("neither properties.%s nor updatedAt is a date: %s", dateProp, vendor.Clip(v.Raw, 60))
+			return time.Time{}, fmt.Errorf("neither properties.%s nor updatedAt is a date: %s", dateProp, vendorio.Clip(v.Raw, 60))
 		}
 		return t, nil
 	})
@@ -63,7 +63,7 @@ func parseArchivedPage(body []byte) (page, error) {
 		v := r.Get("archivedAt")
 		t, ok := parseInstant(v)
 		if !ok {
-			return time.Time{}, fmt.Errorf("archivedAt is not a date: %s", vendor.Clip(v.Raw, 60))
+			return time.Time{}, fmt.Errorf("archivedAt is not a date: %s", vendorio.Clip(v.Raw, 60))
 		}
 		return t, nil
 	})
@@ -77,14 +77,14 @@ func parseListPage(body []byte) (page, error) {
 
 func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, error) {
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
-	if !vendor.ValidJSON(body, maxDepth) {
-		return page{}, vendor.InvalidJSON(body, maxDepth)
+	if !vendorio.ValidJSON(body, maxDepth) {
+		return page{}, vendorio.InvalidJSON(body, maxDepth)
 	}
 	// The body is never written again, so gjson may read it in place.
 	doc := unsafe.String(unsafe.SliceData(body), len(body))
 	root := gjson.Parse(doc)
 	if !root.IsObject() {
-		return page{}, fmt.Errorf("the response is not a JSON object: %s", vendor.Clip(doc, 60))
+		return page{}, fmt.Errorf("the response is not a JSON object: %s", vendorio.Clip(doc, 60))
 	}
 	results := root.Get("results")
 	if !results.IsArray() {
@@ -96,7 +96,7 @@ func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, e
 	results.ForEach(func(_, r gjson.Result) bool {
 		rec := record{raw: slice(body, r)}
 		if !r.IsObject() {
-			err = fmt.Errorf("result %d is not an object: %s", i, vendor.Clip(r.Raw, 60))
+			err = fmt.Errorf("result %d is not an object: %s", i, vendorio.Clip(r.Raw, 60))
 			return false
 		}
 		id := r.Get("id")
@@ -107,7 +107,7 @@ func parsePage(body []byte, when func(gjson.Result) (time.Time, error)) (page, e
 			rec.id = strings.Clone(id.Raw) // as sent: big ids must not go through float64
 		}
 		if rec.id == "" {
-			err = fmt.Errorf("result %d has no id: %s", i, vendor.Clip(r.Raw, 60))
+			err = fmt.Errorf("result %d has no id: %s", i, vendorio.Clip(r.Raw, 60))
 			return false
 		}
 		if when != nil {

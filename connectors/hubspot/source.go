@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -95,7 +95,7 @@ func NewWithOptions(o Options) *Source {
 		s.now = time.Now
 	}
 	if s.sleep == nil {
-		s.sleep = vendor.Sleep
+		s.sleep = vendorio.Sleep
 	}
 	if s.searchPerSecond <= 0 {
 		s.searchPerSecond = DefaultSearchPerSecond
@@ -433,7 +433,7 @@ func (p *poll) archived(ctx context.Context, emit func(source.Record) error) err
 			return nil
 		}
 		if seen[pg.next] || pages >= MaxPages {
-			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the archived listing does not advance: after=%q", vendor.Clip(pg.next, 100)))
+			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the archived listing does not advance: after=%q", vendorio.Clip(pg.next, 100)))
 		}
 		seen[pg.next] = true
 		params.Set("after", pg.next)
@@ -470,7 +470,7 @@ func (p *poll) list(ctx context.Context, emit func(source.Record) error) error {
 			return nil
 		}
 		if seen[pg.next] || pages >= MaxPages {
-			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the listing does not advance: after=%q", vendor.Clip(pg.next, 100)))
+			return p.vendorError("GET", path, resp.status, fmt.Sprintf("the listing does not advance: after=%q", vendorio.Clip(pg.next, 100)))
 		}
 		seen[pg.next] = true
 		params.Set("after", pg.next)

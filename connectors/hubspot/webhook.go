@@ -14,7 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/pollwire/pollwire/connectors"
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -63,7 +63,7 @@ func (s *Source) Verify(req *source.WebhookRequest) error {
 	}
 	ms, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || ms <= 0 {
-		return refuse("%s %q is not a time in epoch milliseconds", HeaderRequestTimestamp, vendor.Clip(ts, 40))
+		return refuse("%s %q is not a time in epoch milliseconds", HeaderRequestTimestamp, vendorio.Clip(ts, 40))
 	}
 	now := req.Now
 	if now.IsZero() {
@@ -248,8 +248,8 @@ type pending struct {
 
 func parseWebhook(body []byte) ([]source.Change, error) {
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
-	if !vendor.ValidJSON(body, maxDepth) {
-		return nil, fmt.Errorf("the webhook body is not JSON: %q", vendor.Clip(vendor.OneLine(string(body)), 60))
+	if !vendorio.ValidJSON(body, maxDepth) {
+		return nil, fmt.Errorf("the webhook body is not JSON: %q", vendorio.Clip(vendorio.OneLine(string(body)), 60))
 	}
 	root := gjson.ParseBytes(body)
 	var events []gjson.Result
@@ -259,7 +259,7 @@ func parseWebhook(body []byte) ([]source.Change, error) {
 	case root.IsObject():
 		events = []gjson.Result{root} // one event unwrapped; HubSpot sends arrays
 	default:
-		return nil, fmt.Errorf("the webhook body is not an array of events: %s", vendor.Clip(vendor.OneLine(root.Raw), 60))
+		return nil, fmt.Errorf("the webhook body is not an array of events: %s", vendorio.Clip(vendorio.OneLine(root.Raw), 60))
 	}
 	var out []*pending
 	index := map[changeKey]*pending{}
@@ -278,11 +278,11 @@ func parseWebhook(body []byte) ([]source.Change, error) {
 	}
 	for i, ev := range events {
 		if !ev.IsObject() {
-			return nil, fmt.Errorf("event %d is not an object: %s", i, vendor.Clip(vendor.OneLine(ev.Raw), 60))
+			return nil, fmt.Errorf("event %d is not an object: %s", i, vendorio.Clip(vendorio.OneLine(ev.Raw), 60))
 		}
 		st := ev.Get("subscriptionType")
 		if st.Type != gjson.String {
-			return nil, fmt.Errorf("event %d has no subscriptionType: %s", i, vendor.Clip(vendor.OneLine(ev.Raw), 60))
+			return nil, fmt.Errorf("event %d has no subscriptionType: %s", i, vendorio.Clip(vendorio.OneLine(ev.Raw), 60))
 		}
 		resource, action := eventResource(st.Str, ev)
 		if resource == "" {

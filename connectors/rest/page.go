@@ -8,7 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 // page is one parsed page body: where its records are and what it says
@@ -28,8 +28,8 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // the records it yields alias it.
 func parsePage(body []byte, recordsPath string, pg *Pagination) (page, error) {
 	body = bytes.TrimPrefix(body, utf8BOM) // some Windows-hosted APIs send one
-	if !vendor.ValidJSON(body, vendor.MaxDepth) {
-		return page{}, vendor.InvalidJSON(body, vendor.MaxDepth)
+	if !vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		return page{}, vendorio.InvalidJSON(body, vendorio.MaxDepth)
 	}
 	// The body is never written again, so gjson may read it as a string
 	// without the copy GetBytes makes of every result.
@@ -127,5 +127,5 @@ func kind(r gjson.Result) string {
 	case r.IsArray():
 		return "not an array"
 	}
-	return vendor.Kind(r)
+	return vendorio.Kind(r)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 func TestParsePage(t *testing.T) {
@@ -33,8 +33,8 @@ func TestParsePage(t *testing.T) {
 		{name: "escaped record", body: `[{"s":"a\"]b"},{"u":"\u00e9"}]`, records: []string{`{"s":"a\"]b"}`, `{"u":"\u00e9"}`}},
 		{name: "invalid", body: `[1,]`, err: "invalid JSON in response: invalid character ']'"},
 		{name: "trailing garbage", body: `[1] [2]`, err: "invalid JSON in response"},
-		{name: "too deep", body: strings.Repeat("[", vendor.MaxDepth+1) + strings.Repeat("]", vendor.MaxDepth+1), err: "nested more than 10000 deep"},
-		{name: "deep but allowed", body: "[" + strings.Repeat("[", vendor.MaxDepth-1) + strings.Repeat("]", vendor.MaxDepth-1) + "]", records: []string{strings.Repeat("[", vendor.MaxDepth-1) + strings.Repeat("]", vendor.MaxDepth-1)}},
+		{name: "too deep", body: strings.Repeat("[", vendorio.MaxDepth+1) + strings.Repeat("]", vendorio.MaxDepth+1), err: "nested more than 10000 deep"},
+		{name: "deep but allowed", body: "[" + strings.Repeat("[", vendorio.MaxDepth-1) + strings.Repeat("]", vendorio.MaxDepth-1) + "]", records: []string{strings.Repeat("[", vendorio.MaxDepth-1) + strings.Repeat("]", vendorio.MaxDepth-1)}},
 		{name: "string records path", body: `{"data":"x"}`, path: "data", err: `recordsPath "data" is a string, not an array`},
 		{name: "number body", body: `42`, err: "the response is a number, not an array"},
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -184,7 +184,7 @@ func (p *poll) run(ctx context.Context, emit func(source.Record) error) error {
 		case PageCursor:
 			if more = pg.cursor != "" && (p.pg.HasMorePath == "" || pg.hasMore); more {
 				if !firstVisit(&seen, pg.cursor) {
-					return p.vendorError(target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendor.Clip(pg.cursor, 100)))
+					return p.vendorError(target, resp.status, fmt.Sprintf("pagination does not advance: cursor %q came back twice", vendorio.Clip(pg.cursor, 100)))
 				}
 				cursor = pg.cursor
 			}
@@ -314,7 +314,7 @@ func (p *poll) resolveNext(current *url.URL, ref string) (*url.URL, error) {
 	ref = strings.TrimSpace(ref)
 	r, err := url.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("next page %q is not a valid URL", vendor.Clip(ref, 200))
+		return nil, fmt.Errorf("next page %q is not a valid URL", vendorio.Clip(ref, 200))
 	}
 	var u *url.URL
 	switch {
@@ -322,7 +322,7 @@ func (p *poll) resolveNext(current *url.URL, ref string) (*url.URL, error) {
 		u = r
 	case p.pg.NextPath != "" && strings.HasPrefix(ref, "/") && !strings.HasPrefix(ref, "//") && !underPath(ref, p.base.Path):
 		if u, err = url.Parse(strings.TrimRight(p.base.String(), "/") + ref); err != nil {
-			return nil, fmt.Errorf("next page %q is not a valid URL", vendor.Clip(ref, 200))
+			return nil, fmt.Errorf("next page %q is not a valid URL", vendorio.Clip(ref, 200))
 		}
 	default:
 		u = current.ResolveReference(r)
@@ -364,25 +364,25 @@ func (p *poll) fetch(ctx context.Context, target *url.URL) (*response, error) {
 		}
 		ve := p.vendorError(target, resp.status, vendorMessage(resp.body))
 		ra := resp.header.Get("Retry-After")
-		wait, hasWait := vendor.ParseRetryAfter(ra, time.Now())
+		wait, hasWait := vendorio.ParseRetryAfter(ra, time.Now())
 		ve.RetryAfter = wait
 		if resp.status != http.StatusTooManyRequests && (resp.status != http.StatusServiceUnavailable || !hasWait) {
 			return nil, ve
 		}
-		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendor.FitsDeadline(ctx, wait) {
+		if !hasWait || retries >= MaxRateLimitRetries || wait > MaxRetryWait || !vendorio.FitsDeadline(ctx, wait) {
 			if retries > 0 {
 				return nil, fmt.Errorf("%w (%w after %d retries)", ve, source.ErrRateLimited, retries)
 			}
 			return nil, fmt.Errorf("%w (%w)", ve, source.ErrRateLimited)
 		}
-		if err := vendor.Sleep(ctx, wait); err != nil {
+		if err := vendorio.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("GET %s: waiting %s for the vendor's Retry-After: %w", redact(target), wait, err)
 		}
 	}
 }
 
 // do makes one GET and reads its body: a 2xx body up to MaxBodySize, an
-// error body up to vendor.ErrorBodyLimit.
+// error body up to vendorio.ErrorBodyLimit.
 func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
@@ -400,10 +400,10 @@ func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 	if err != nil {
 		return nil, p.transportError(ctx, target, err, time.Since(start))
 	}
-	defer vendor.DrainClose(resp.Body)
+	defer vendorio.DrainClose(resp.Body)
 
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	limit := int64(vendor.ErrorBodyLimit)
+	limit := int64(vendorio.ErrorBodyLimit)
 	if ok {
 		limit = MaxBodySize
 	}
@@ -424,7 +424,7 @@ func (p *poll) do(ctx context.Context, target *url.URL) (*response, error) {
 // readBody reads r up to limit bytes into a buffer of its own: the records
 // emitted alias it, so it is never reused. complete is false when the body
 // is longer than limit.
-// Unlike vendor.ReadBody it sizes the buffer from Content-Length and
+// Unlike vendorio.ReadBody it sizes the buffer from Content-Length and
 // refuses a declared length over limit without reading: polling reads whole
 // pages, where the allocations count.
 func readBody(r io.Reader, contentLength, limit int64) (body []byte, complete bool, err error) {
@@ -460,9 +460,9 @@ func (p *poll) transportError(ctx context.Context, target *url.URL, err error, e
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("GET %s: %w", redact(target), context.Canceled)
 	}
-	// vendor.TransportMessage leaves out the URL a *url.Error repeats,
+	// vendorio.TransportMessage leaves out the URL a *url.Error repeats,
 	// which may carry secrets and is in the VendorError already, redacted.
-	return p.vendorError(target, 0, vendor.TransportMessage(err, elapsed, p.client.Timeout))
+	return p.vendorError(target, 0, vendorio.TransportMessage(err, elapsed, p.client.Timeout))
 }
 
 func (p *poll) vendorError(target *url.URL, status int, msg string) *source.VendorError {
@@ -472,12 +472,12 @@ func (p *poll) vendorError(target *url.URL, status int, msg string) *source.Vend
 // vendorMessage finds the vendor's own explanation in an error body, else
 // returns a short excerpt of it.
 func vendorMessage(body []byte) string {
-	if len(body) > 0 && vendor.ValidJSON(body, vendor.MaxDepth) {
-		if msg, ok := vendor.MessageAt(body, "message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"); ok {
+	if len(body) > 0 && vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		if msg, ok := vendorio.MessageAt(body, "message", "error", "error.message", "errors.0.message", "error_description", "detail", "title"); ok {
 			return msg
 		}
 	}
-	return vendor.Excerpt(body)
+	return vendorio.Excerpt(body)
 }
 
 // sensitiveParams are fragments of query parameter names whose values are

@@ -14,7 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/pollwire/pollwire/connectors"
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 )
@@ -87,7 +87,7 @@ func (s *Source) Verify(req *source.WebhookRequest) error {
 		}
 		at, ok := parseTimestamp(ts)
 		if !ok {
-			return refuse("%s %q is not epoch seconds, epoch milliseconds or an RFC 3339 time", cfg.tsHeader, vendor.Clip(ts, 40))
+			return refuse("%s %q is not epoch seconds, epoch milliseconds or an RFC 3339 time", cfg.tsHeader, vendorio.Clip(ts, 40))
 		}
 		now := req.Now
 		if now.IsZero() {
@@ -181,8 +181,8 @@ func (s *Source) Changes(req *source.WebhookRequest) ([]source.Change, error) {
 	}
 	cfg := webhookConfig(req.Instance)
 	body := bytes.TrimPrefix(req.Body, utf8BOM)
-	if !vendor.ValidJSON(body, vendor.MaxDepth) {
-		return nil, fmt.Errorf("the push is not JSON: %q", vendor.Clip(vendor.OneLine(string(body)), 60))
+	if !vendorio.ValidJSON(body, vendorio.MaxDepth) {
+		return nil, fmt.Errorf("the push is not JSON: %q", vendorio.Clip(vendorio.OneLine(string(body)), 60))
 	}
 	items := gjson.ParseBytes(body)
 	if cfg.recordsPath != "" {
@@ -237,7 +237,7 @@ func readPushed(s *instances.Settings, cfg *hookConfig, it gjson.Result) (source
 		if v := it.Get(cfg.typePath); v.Exists() && v.Type != gjson.Null {
 			t, ok := changeType(v.String())
 			if !ok {
-				return c, fmt.Errorf("%s %q is %q, not created, updated or deleted", KeyWebhookTypePath, cfg.typePath, vendor.Clip(v.String(), 40))
+				return c, fmt.Errorf("%s %q is %q, not created, updated or deleted", KeyWebhookTypePath, cfg.typePath, vendorio.Clip(v.String(), 40))
 			}
 			c.Type = t
 		}

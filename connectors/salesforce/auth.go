@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 	"github.com/pollwire/pollwire/instances"
 )
@@ -201,7 +201,7 @@ func (src *Source) exchange(ctx context.Context, client *http.Client, c credenti
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header["Accept"] = acceptJSON
 	req.Header["User-Agent"] = userAgent
-	resp, err := doRequest(ctx, client, req, vendor.ErrorBodyLimit)
+	resp, err := doRequest(ctx, client, req, vendorio.ErrorBodyLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (src *Source) exchange(ctx context.Context, client *http.Client, c credenti
 	// plain http(s) origin.
 	u, err := url.Parse(t.instanceURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, bad(fmt.Sprintf("the token answer's instance_url %q is not an http(s) origin", vendor.Clip(t.instanceURL, 100)))
+		return nil, bad(fmt.Sprintf("the token answer's instance_url %q is not an http(s) origin", vendorio.Clip(t.instanceURL, 100)))
 	}
 	return t, nil
 }

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -34,18 +34,18 @@ type response struct {
 }
 
 // doRequest sends req and reads its answer: a 2xx body up to limit (or
-// MaxBodySize when limit is 0), an error body up to vendor.ErrorBodyLimit.
+// MaxBodySize when limit is 0), an error body up to vendorio.ErrorBodyLimit.
 func doRequest(ctx context.Context, client *http.Client, req *http.Request, limit int64) (*response, error) {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, transportError(ctx, client, req, err, time.Since(start))
 	}
-	defer vendor.DrainClose(resp.Body)
+	defer vendorio.DrainClose(resp.Body)
 	if limit <= 0 {
 		limit = MaxBodySize
 	}
-	body, tooLarge, err := vendor.ReadBody(resp, limit)
+	body, tooLarge, err := vendorio.ReadBody(resp, limit)
 	if err != nil {
 		return nil, transportError(ctx, client, req, err, time.Since(start))
 	}
@@ -64,7 +64,7 @@ func transportError(ctx context.Context, client *http.Client, req *http.Request,
 	if ctx.Err() == context.Canceled {
 		return fmt.Errorf("%s %s: %w", req.Method, u, context.Canceled)
 	}
-	return &source.VendorError{Method: req.Method, URL: u, Message: vendor.TransportMessage(err, elapsed, client.Timeout)}
+	return &source.VendorError{Method: req.Method, URL: u, Message: vendorio.TransportMessage(err, elapsed, client.Timeout)}
 }
 
 // shortURL renders u for messages. Salesforce URLs carry no credentials
@@ -72,5 +72,5 @@ func transportError(ctx context.Context, client *http.Client, req *http.Request,
 func shortURL(u *url.URL) string {
 	c := *u
 	c.User = nil
-	return vendor.Clip(c.String(), 500)
+	return vendorio.Clip(c.String(), 500)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 )
 
 // queryPage is one answer of query or queryMore.
@@ -117,12 +117,12 @@ func parseDeleted(body []byte) (deletedPage, error) {
 	res[0].ForEach(func(_, v gjson.Result) bool {
 		id, date := v.Get("id"), v.Get("deletedDate")
 		if id.Type != gjson.String || id.Str == "" {
-			err = fmt.Errorf("%w: a deleted record has no id: %s", ErrResponse, vendor.Clip(v.Raw, 120))
+			err = fmt.Errorf("%w: a deleted record has no id: %s", ErrResponse, vendorio.Clip(v.Raw, 120))
 			return false
 		}
 		at, perr := ParseTime(date.String())
 		if date.Type != gjson.String || perr != nil {
-			err = fmt.Errorf("%w: deleted record %s has no readable deletedDate: %s", ErrResponse, vendor.Clip(id.Str, 40), vendor.Clip(v.Raw, 120))
+			err = fmt.Errorf("%w: deleted record %s has no readable deletedDate: %s", ErrResponse, vendorio.Clip(id.Str, 40), vendorio.Clip(v.Raw, 120))
 			return false
 		}
 		out.records = append(out.records, deletion{id: id.Str, at: at, raw: slice(body, v), date: date.Str})
@@ -167,7 +167,7 @@ type apiError struct {
 // It returns nil for anything else.
 func parseErrors(body []byte) []apiError {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || !vendor.DepthWithin(body, 64) || !gjson.ValidBytes(body) {
+	if len(body) == 0 || !vendorio.DepthWithin(body, 64) || !gjson.ValidBytes(body) {
 		return nil
 	}
 	one := func(v gjson.Result) (apiError, bool) {
@@ -215,17 +215,17 @@ func errorsMessage(errs []apiError, body []byte) string {
 		if s == "" {
 			return "empty body"
 		}
-		return vendor.Clip(oneLine(s), 200)
+		return vendorio.Clip(oneLine(s), 200)
 	}
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
 		switch {
 		case e.Code == "":
-			parts = append(parts, vendor.Clip(oneLine(e.Message), 300))
+			parts = append(parts, vendorio.Clip(oneLine(e.Message), 300))
 		case e.Message == "":
 			parts = append(parts, e.Code)
 		default:
-			parts = append(parts, e.Code+": "+vendor.Clip(oneLine(e.Message), 300))
+			parts = append(parts, e.Code+": "+vendorio.Clip(oneLine(e.Message), 300))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -263,17 +263,17 @@ func checkJSON(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fmt.Errorf("%w: empty body", ErrResponse)
 	}
-	if !vendor.DepthWithin(body, vendor.MaxDepth) {
-		return fmt.Errorf("%w: JSON nested more than %d deep", ErrResponse, vendor.MaxDepth)
+	if !vendorio.DepthWithin(body, vendorio.MaxDepth) {
+		return fmt.Errorf("%w: JSON nested more than %d deep", ErrResponse, vendorio.MaxDepth)
 	}
 	if !gjson.ValidBytes(body) {
-		return fmt.Errorf("%w: invalid JSON, starting %q", ErrResponse, vendor.Clip(oneLine(string(body)), 60))
+		return fmt.Errorf("%w: invalid JSON, starting %q", ErrResponse, vendorio.Clip(oneLine(string(body)), 60))
 	}
 	return nil
 }
 
 // oneLine joins the words of s with single spaces. It is not
-// vendor.OneLine, which keeps runs of spaces and replaces invalid UTF-8:
+// vendorio.OneLine, which keeps runs of spaces and replaces invalid UTF-8:
 // Salesforce messages fold white space this way.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pollwire/pollwire/connectors/internal/vendor"
+	"github.com/pollwire/pollwire/connectors/internal/vendorio"
 	"github.com/pollwire/pollwire/connectors/source"
 )
 
@@ -285,7 +285,7 @@ func (p *poll) pages(ctx context.Context, ref string, emit func(source.Record) e
 			return nil
 		}
 		if seen[pg.next] {
-			return p.vendorError(ref, resp.status, fmt.Sprintf("%v: nextRecordsUrl %q came back twice", ErrResponse, vendor.Clip(pg.next, 200)))
+			return p.vendorError(ref, resp.status, fmt.Sprintf("%v: nextRecordsUrl %q came back twice", ErrResponse, vendorio.Clip(pg.next, 200)))
 		}
 		seen[pg.next] = true
 		if n >= MaxPages {
@@ -376,7 +376,7 @@ func (p *poll) target(ref string) (*url.URL, error) {
 	origin := p.origin()
 	r, err := url.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a valid URL", vendor.Clip(ref, 200))
+		return nil, fmt.Errorf("%q is not a valid URL", vendorio.Clip(ref, 200))
 	}
 	if r.IsAbs() || r.Host != "" {
 		if !strings.EqualFold(r.Scheme, origin.Scheme) || !strings.EqualFold(r.Host, origin.Host) {
@@ -385,7 +385,7 @@ func (p *poll) target(ref string) (*url.URL, error) {
 		return r, nil
 	}
 	if !strings.HasPrefix(ref, "/") {
-		return nil, fmt.Errorf("%q is not a path from the instance root", vendor.Clip(ref, 200))
+		return nil, fmt.Errorf("%q is not a path from the instance root", vendorio.Clip(ref, 200))
 	}
 	return url.Parse(strings.TrimRight(origin.String(), "/") + ref)
 }
@@ -471,7 +471,7 @@ func (p *poll) vendorError(ref string, status int, msg string) *source.VendorErr
 	if t, err := p.target(ref); err == nil {
 		u = shortURL(t)
 	}
-	return &source.VendorError{Status: status, Method: http.MethodGet, URL: vendor.Clip(u, 500), Message: msg}
+	return &source.VendorError{Status: status, Method: http.MethodGet, URL: vendorio.Clip(u, 500), Message: msg}
 }
 
 // parseFields reads the `fields` poller setting: a JSON array of field

@@ -6,4 +6,4 @@
 // Each connector keeps what is its vendor's own (error-body shapes, URL
 // redaction, paging); only logic that is the same for all of them lives
 // here. The package is internal to connectors.
-package vendor
+package vendorio
