@@ -30,6 +30,7 @@ Usage:
   pollwire sim CONNECTOR [--listen ADDR]  run a vendor simulator on its own (closeio, hubspot, salesforce, rest)
   pollwire serve [flags]       run the daemon (admin API under /elements/api-v2)
   pollwire validate FILE...    check instance.json files offline; exit 1 on error
+  pollwire bench [flags]       measure the pipeline against the rest simulator on loopback (see BENCHMARKS.md)
 
 Run "pollwire COMMAND -h" for a command's flags.
 `
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSim(args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
