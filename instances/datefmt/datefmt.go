@@ -36,7 +36,10 @@
 package datefmt
 
 import (
+	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,8 +84,34 @@ func Compile(pattern string) (*Layout, error) {
 	case Seconds:
 		return &Layout{pattern: pattern, epoch: epochSeconds, hasOffset: true}, nil
 	}
-	return compile(pattern)
+	if l, ok := shared.Load(pattern); ok {
+		return l.(*Layout), nil
+	}
+	l, err := compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	l.ops = slices.Clip(slices.Clone(l.ops))
+	if sharedCount.Add(1) <= maxShared {
+		if prev, loaded := shared.LoadOrStore(pattern, l); loaded {
+			return prev.(*Layout), nil
+		}
+	}
+	return l, nil
 }
+
+// shared memoizes compiled layouts by pattern. A Layout is immutable, so
+// sharing it changes no result; it keeps per-poller memory small, since a
+// fleet of instances uses a handful of patterns over and over (100,000
+// pollers would otherwise hold 300,000 copies of three layouts). It is
+// bounded: past maxShared patterns, layouts are compiled for their caller
+// alone.
+var (
+	shared      sync.Map // pattern → *Layout
+	sharedCount atomic.Int64
+)
+
+const maxShared = 4096
 
 // MustCompile is like Compile but panics on error. It is meant for patterns
 // fixed in the code, in package-level variables.

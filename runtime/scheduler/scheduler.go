@@ -12,6 +12,7 @@ import (
 	"container/heap"
 	"context"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -71,7 +72,11 @@ type Scheduler struct {
 	cfg     Config
 	mu      sync.Mutex
 	entries map[Key]*entry
-	queue   dueHeap
+	// byInst holds each instance's entries, so that the per-instance
+	// calls (Keys, RemoveInstance) do not scan every poller: engine.Start
+	// applies every instance, which would otherwise be quadratic.
+	byInst map[int64][]*entry
+	queue  dueHeap
 	wake    chan struct{}
 	sem     chan struct{}
 	wg      sync.WaitGroup
@@ -90,6 +95,7 @@ func New(cfg Config) *Scheduler {
 	return &Scheduler{
 		cfg:     cfg,
 		entries: map[Key]*entry{},
+		byInst:  map[int64][]*entry{},
 		wake:    make(chan struct{}, 1),
 		sem:     make(chan struct{}, cfg.MaxConcurrent),
 	}
@@ -134,6 +140,7 @@ func (s *Scheduler) Set(key Key, sched instances.Schedule) {
 	if !ok {
 		e = &entry{key: key, index: -1}
 		s.entries[key] = e
+		s.byInst[key.Instance] = append(s.byInst[key.Instance], e)
 	} else if e.sched.Text == sched.Text && e.sched.Every == sched.Every {
 		return // unchanged: keep its place
 	}
@@ -156,10 +163,8 @@ func (s *Scheduler) Remove(key Key) {
 func (s *Scheduler) RemoveInstance(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, e := range s.entries {
-		if k.Instance == id {
-			s.drop(e)
-		}
+	for _, e := range slices.Clone(s.byInst[id]) {
+		s.drop(e)
 	}
 }
 
@@ -167,11 +172,13 @@ func (s *Scheduler) RemoveInstance(id int64) {
 func (s *Scheduler) Keys(id int64) []Key {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Key
-	for k := range s.entries {
-		if k.Instance == id {
-			out = append(out, k)
-		}
+	es := s.byInst[id]
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]Key, len(es))
+	for i, e := range es {
+		out[i] = e.key
 	}
 	return out
 }
@@ -182,6 +189,12 @@ func (s *Scheduler) drop(e *entry) {
 		heap.Remove(&s.queue, e.index)
 	}
 	delete(s.entries, e.key)
+	es := slices.DeleteFunc(s.byInst[e.key.Instance], func(x *entry) bool { return x == e })
+	if len(es) == 0 {
+		delete(s.byInst, e.key.Instance)
+	} else {
+		s.byInst[e.key.Instance] = es
+	}
 }
 
 // Trigger runs a poller now (outside its schedule). It reports false when
