@@ -75,8 +75,8 @@ type Scheduler struct {
 	// byInst holds each instance's entries, so that the per-instance
 	// calls (Keys, RemoveInstance) do not scan every poller: engine.Start
 	// applies every instance, which would otherwise be quadratic.
-	byInst map[int64][]*entry
-	queue  dueHeap
+	byInst  map[int64][]*entry
+	queue   dueHeap
 	wake    chan struct{}
 	sem     chan struct{}
 	wg      sync.WaitGroup
