@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollwire/pollwire/connectors/internal/vendorio"
@@ -35,7 +37,28 @@ const (
 // Source is the rest connector's vendor logic: it follows the pagination an
 // instance declares and emits every record of the window. It holds no state
 // and is safe for concurrent use.
-type Source struct{}
+type Source struct {
+	// paginations memoizes ParsePagination by the poller's raw pagination
+	// object: a Pagination is read-only once parsed, and every poll of
+	// every poller would otherwise decode the same JSON again. Bounded by
+	// maxPaginations distinct objects.
+	paginations sync.Map // string → Pagination
+	cached      atomic.Int64
+}
+
+const maxPaginations = 4096
+
+// pagination is ParsePagination, memoized.
+func (s *Source) pagination(raw string) (Pagination, error) {
+	if pg, ok := s.paginations.Load(raw); ok {
+		return pg.(Pagination), nil
+	}
+	pg, err := ParsePagination(raw)
+	if err == nil && s.cached.Add(1) <= maxPaginations {
+		s.paginations.Store(raw, pg)
+	}
+	return pg, err
+}
 
 var _ source.Source = (*Source)(nil)
 
@@ -46,7 +69,7 @@ func New() *Source { return &Source{} }
 // emits the records in the vendor's order. Errors from emit are returned as
 // they are.
 func (s *Source) Poll(ctx context.Context, req *source.Request, emit func(source.Record) error) error {
-	p, err := newPoll(req)
+	p, err := newPoll(req, s.pagination)
 	if err != nil {
 		return err
 	}
@@ -72,12 +95,12 @@ var (
 	userAgent  = []string{"pollwire"}
 )
 
-func newPoll(req *source.Request) (*poll, error) {
+func newPoll(req *source.Request, parsePagination func(string) (Pagination, error)) (*poll, error) {
 	if req.Settings == nil || req.Poller == nil || req.Poller.URL == nil {
 		return nil, errors.New("rest: request without settings or poller URL")
 	}
 	res := req.Poller.Resource
-	pg, err := ParsePagination(req.Poller.Extra[FieldPagination])
+	pg, err := parsePagination(req.Poller.Extra[FieldPagination])
 	if err != nil {
 		return nil, fmt.Errorf("rest: resource %s: pagination: %w", res, err)
 	}
