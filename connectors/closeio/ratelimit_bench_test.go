@@ -34,7 +34,10 @@ func BenchmarkRateLimitUtilization(b *testing.B) {
 			sim.Create(TypeOpportunity, nil)
 		}
 		src := New()
-		ctx, cancel := context.WithTimeout(context.Background(), run)
+		// Cancelled, not a deadline: a poll would refuse a wait for the
+		// next window that outlasts its deadline, and stop pacing early.
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := time.AfterFunc(run, cancel)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range callers {
@@ -50,6 +53,7 @@ func BenchmarkRateLimitUtilization(b *testing.B) {
 			})
 		}
 		wg.Wait()
+		stop.Stop()
 		cancel()
 		elapsed := time.Since(start)
 		srv.Close()
