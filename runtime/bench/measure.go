@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"sync"
 	"time"
 )
 
@@ -58,6 +59,8 @@ func measure(ctx context.Context, r phaseRun) (*Phase, error) {
 			r.profile = nil
 		}
 	}
+	stopSampling := sampleRSS(p)
+	defer stopSampling()
 	ws := time.Now()
 	cpu0, rt0 := cpuTime(), readRuntime()
 	r.win.start.Store(ws.UnixNano())
@@ -97,6 +100,7 @@ func measure(ctx context.Context, r phaseRun) (*Phase, error) {
 		}
 	}
 	p.SettleS = time.Since(settle).Seconds()
+	stopSampling()
 	_, p.PeakRSS = memStatus()
 	if r.failures != nil {
 		p.DeliveryFails = r.failures() - fails0
@@ -130,6 +134,32 @@ func measure(ctx context.Context, r phaseRun) (*Phase, error) {
 		p.CPUPer1kPolls = p.CPUS / float64(p.Polls) * 1000
 	}
 	return p, nil
+}
+
+// sampleRSS records the highest RssAnon and RssFile in p once a second
+// until the returned function is called (which may be called again).
+func sampleRSS(p *Phase) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			anon, file := rssSplit()
+			p.PeakAnon, p.PeakFile = max(p.PeakAnon, anon), max(p.PeakFile, file)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() { close(done) })
+		<-finished
+	}
 }
 
 // runtimeStats are the Go runtime's counters a window is measured by.

@@ -124,6 +124,12 @@ type Phase struct {
 	// PeakIsProcess is set where the peak could not be reset between
 	// phases, so it is the whole process's.
 	PeakIsProcess bool `json:"peak_is_process,omitempty"`
+	// PeakAnon and PeakFile are the highest RssAnon (heap, stacks) and
+	// RssFile (mapped files: the store's mmap) seen, sampled every second
+	// from the window's start to the end of settling. File-backed pages
+	// are page cache the kernel can reclaim; anonymous ones are not.
+	PeakAnon int64 `json:"peak_rss_anon_bytes,omitempty"`
+	PeakFile int64 `json:"peak_rss_file_bytes,omitempty"`
 	// HeapBefore and HeapLive are the live Go heap after a GC before the
 	// phase started and at the end of its window.
 	HeapBefore int64 `json:"heap_before_bytes"`
@@ -242,8 +248,8 @@ func writePhase(b *strings.Builder, p *Phase) {
 	if p.PeakIsProcess {
 		peak = "peak RSS (process)"
 	}
-	fmt.Fprintf(b, "  memory         %s %s; live heap %s (before %s); %d goroutines\n",
-		peak, bytesText(p.PeakRSS), bytesText(p.HeapLive), bytesText(p.HeapBefore), p.Goroutines)
+	fmt.Fprintf(b, "  memory         %s %s (sampled peaks: anonymous %s, mapped files %s); live heap %s (before %s); %d goroutines\n",
+		peak, bytesText(p.PeakRSS), bytesText(p.PeakAnon), bytesText(p.PeakFile), bytesText(p.HeapLive), bytesText(p.HeapBefore), p.Goroutines)
 	if p.StoreBytes > 0 || p.Commits != nil {
 		fmt.Fprintf(b, "  store          %s", bytesText(p.StoreBytes))
 		if c := p.Commits; c != nil {

@@ -45,6 +45,25 @@ func memStatus() (rss, peak int64) {
 	return rss, peak
 }
 
+// rssSplit reads RssAnon (the heap, stacks, runtime) and RssFile (mapped
+// files: mostly the store's bbolt mmap, whose clean pages the kernel can
+// drop under pressure) in bytes.
+func rssSplit() (anon, file int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range bytes.Lines(b) {
+		switch {
+		case bytes.HasPrefix(line, []byte("RssAnon:")):
+			anon = kB(line)
+		case bytes.HasPrefix(line, []byte("RssFile:")):
+			file = kB(line)
+		}
+	}
+	return anon, file
+}
+
 func kB(line []byte) int64 {
 	f := strings.Fields(string(line))
 	if len(f) < 2 {
