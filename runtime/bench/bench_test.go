@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -230,6 +231,9 @@ func TestRunSmoke(t *testing.T) {
 		}
 		if p.PollErrors != 0 || p.DeliveryFails != 0 {
 			t.Errorf("%s: %d poll errors, %d delivery failures", p.Name, p.PollErrors, p.DeliveryFails)
+		}
+		if runtime.GOOS == "linux" && (p.PeakAnon == 0 || p.PeakRSS < p.PeakAnon) {
+			t.Errorf("%s: peak RSS %d, sampled anonymous peak %d", p.Name, p.PeakRSS, p.PeakAnon)
 		}
 		if p.Lag.Count != p.Polls || p.Latency.Count == 0 {
 			t.Errorf("%s: lag of %d polls (of %d), latency of %d events", p.Name, p.Lag.Count, p.Polls, p.Latency.Count)
