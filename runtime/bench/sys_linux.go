@@ -30,38 +30,34 @@ func resetPeakRSS() bool {
 
 // memStatus reads VmRSS and VmHWM (peak RSS since the last reset) in bytes.
 func memStatus() (rss, peak int64) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	for line := range bytes.Lines(b) {
-		switch {
-		case bytes.HasPrefix(line, []byte("VmRSS:")):
-			rss = kB(line)
-		case bytes.HasPrefix(line, []byte("VmHWM:")):
-			peak = kB(line)
-		}
-	}
-	return rss, peak
+	v := procStatus("VmRSS:", "VmHWM:")
+	return v[0], v[1]
 }
 
 // rssSplit reads RssAnon (the heap, stacks, runtime) and RssFile (mapped
 // files: mostly the store's bbolt mmap, whose clean pages the kernel can
 // drop under pressure) in bytes.
 func rssSplit() (anon, file int64) {
+	v := procStatus("RssAnon:", "RssFile:")
+	return v[0], v[1]
+}
+
+// procStatus reads the named kB fields of /proc/self/status in bytes, in
+// the order asked; a field not found reads as zero.
+func procStatus(names ...string) []int64 {
+	out := make([]int64, len(names))
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, 0
+		return out
 	}
 	for line := range bytes.Lines(b) {
-		switch {
-		case bytes.HasPrefix(line, []byte("RssAnon:")):
-			anon = kB(line)
-		case bytes.HasPrefix(line, []byte("RssFile:")):
-			file = kB(line)
+		for i, name := range names {
+			if bytes.HasPrefix(line, []byte(name)) {
+				out[i] = kB(line)
+			}
 		}
 	}
-	return anon, file
+	return out
 }
 
 func kB(line []byte) int64 {
