@@ -245,15 +245,32 @@ func (e *Engine) flush(ctx context.Context) {
 	if len(states) == 0 {
 		return
 	}
-	if err := e.cfg.Store.SavePollerStates(ctx, states); err != nil {
-		e.cfg.Logger.Error("saving poller states failed; will retry", "pollers", len(states), "err", err)
-		for _, p := range dirty {
-			p.mu.Lock()
-			p.dirty = true
-			p.mu.Unlock()
+	start := e.cfg.Clock.Now()
+	// Small transactions: bbolt has one writer, and a flush of tens of
+	// thousands of states spread over the pollers bucket rewrites most of
+	// its pages; in one transaction, every poll waiting to commit its
+	// changes would wait for all of it.
+	for i := 0; i < len(states); i += flushChunk {
+		j := min(i+flushChunk, len(states))
+		if err := e.cfg.Store.SavePollerStates(ctx, states[i:j]); err != nil {
+			e.cfg.Logger.Error("saving poller states failed; will retry", "pollers", len(states)-i, "err", err)
+			for _, p := range dirty[i:] {
+				p.mu.Lock()
+				p.dirty = true
+				p.mu.Unlock()
+			}
+			break
 		}
 	}
+	took := e.cfg.Clock.Now().Sub(start)
+	e.metrics.flush.Observe(took.Seconds())
+	if took > e.cfg.FlushInterval {
+		e.cfg.Logger.Warn("persisting the states of empty polls took longer than the flush interval", "pollers", len(states), "took", took, "interval", e.cfg.FlushInterval)
+	}
 }
+
+// flushChunk is how many poller states one flush transaction holds.
+const flushChunk = 1000
 
 func (e *Engine) prune(ctx context.Context) {
 	cutoff := e.cfg.Clock.Now().Add(-e.cfg.Retention)

@@ -16,6 +16,7 @@ type metrics struct {
 	skips         prometheus.Counter
 	events        *prometheus.CounterVec
 	notifications prometheus.Counter
+	flush         prometheus.Histogram
 }
 
 var watermarkAgeDesc = prometheus.NewDesc("pollwire_watermark_age_seconds",
@@ -30,9 +31,10 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 		skips:         prometheus.NewCounter(prometheus.CounterOpts{Name: "pollwire_poll_skips_total", Help: "Due times skipped because the previous run was still going."}),
 		events:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pollwire_events_total", Help: "Events committed to the outbox, by type."}, []string{"type"}),
 		notifications: prometheus.NewCounter(prometheus.CounterOpts{Name: "pollwire_notifications_total", Help: "Notifications committed to the outbox by polls."}),
+		flush:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pollwire_state_flush_seconds", Help: "Duration of persisting the states of polls that found nothing (one flush, all its transactions).", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.polls, m.pollDuration, m.lag, m.skips, m.events, m.notifications, m)
+		reg.MustRegister(m.polls, m.pollDuration, m.lag, m.skips, m.events, m.notifications, m.flush, m)
 	}
 	return m
 }
