@@ -47,39 +47,34 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Log = stderr
 	}
-	if *memProfile != "" {
-		f, err := os.Create(*memProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "pollwire bench:", err)
-			return 1
+	// create opens a profile file, closed when the command returns.
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
 		}
-		defer f.Close()
-		cfg.HeapProfile = f
-		start, err := os.Create(*memProfile + ".start")
-		if err != nil {
-			fmt.Fprintln(stderr, "pollwire bench:", err)
-			return 1
+	}()
+	create := func(path string) (*os.File, error) {
+		f, err := os.Create(path)
+		if err == nil {
+			files = append(files, f)
 		}
-		defer start.Close()
-		cfg.HeapProfileStart = start
+		return f, err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "pollwire bench:", err)
-			return 1
+	var err error
+	if *memProfile != "" {
+		if cfg.HeapProfile, err = create(*memProfile); err == nil {
+			cfg.HeapProfileStart, err = create(*memProfile + ".start")
 		}
-		defer f.Close()
-		cfg.CPUProfile = f
-		if cfg.Floor {
-			ff, err := os.Create(*cpuProfile + ".floor")
-			if err != nil {
-				fmt.Fprintln(stderr, "pollwire bench:", err)
-				return 1
-			}
-			defer ff.Close()
-			cfg.FloorCPUProfile = ff
+	}
+	if err == nil && *cpuProfile != "" {
+		if cfg.CPUProfile, err = create(*cpuProfile); err == nil && cfg.Floor {
+			cfg.FloorCPUProfile, err = create(*cpuProfile + ".floor")
 		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pollwire bench:", err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
