@@ -91,7 +91,7 @@ func Compile(pattern string) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.ops = slices.Clone(l.ops) // shared for the process's life: no spare capacity
+	l.ops = slices.Clone(l.ops) // kept for the process's life: drop append's growth slack
 	if sharedCount.Add(1) <= maxShared {
 		if prev, loaded := shared.LoadOrStore(pattern, l); loaded {
 			return prev.(*Layout), nil
